@@ -1,0 +1,1 @@
+"""The agent console and the supervisor's floor."""

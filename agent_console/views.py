@@ -1,0 +1,5 @@
+"""Console pages."""
+
+from flask import Blueprint
+
+bp = Blueprint("console", __name__)

@@ -1,0 +1,3 @@
+"""HTTP API of routing: incidents, alarms, units, reporters, Open311, text-to-112."""
+
+blueprints: list = []

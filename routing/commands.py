@@ -1,0 +1,5 @@
+"""Command-line commands of routing."""
+
+commands: list = []
+import_commands: list = []
+seed_commands: list = []

@@ -1,0 +1,136 @@
+"""Who may do what: console roles, machine tokens with scopes, one check for both."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+
+from flask import g, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from siaga112.db import utcnow
+from siaga112.errors import ApiError
+from siaga112.models import ApiToken, User
+from siaga112.models.people import ROLES
+
+TOKEN_SCOPES = ("calls:read", "incidents:write", "alarms:write", "units:write", "aml:write", "admin")
+
+# What each console role may do. Machine tokens carry the contract's scopes; people get these.
+# `admin` implies every scope. Server-side checks use these, never hidden buttons.
+_CALLTAKER = {"calls:read", "calls:write", "incidents:read", "incidents:write", "alarms:read", "alarms:write"}
+_DISPATCHER = _CALLTAKER | {"units:read", "units:write", "dispatch"}
+_SUPERVISOR = _DISPATCHER | {
+    "recordings:listen", "audit:read", "reporters:manage", "monitor", "floor:read", "exports",
+}
+ROLE_SCOPES: dict[str, frozenset[str]] = {
+    "calltaker": frozenset(_CALLTAKER | {"units:read"}),
+    "dispatcher": frozenset(_DISPATCHER),
+    "supervisor": frozenset(_SUPERVISOR),
+    "admin": frozenset(_SUPERVISOR | {"admin"}),
+}
+# Reading is implied by writing for machine clients (a unit's app that writes its position may read units).
+_IMPLIED = {
+    "incidents:write": {"incidents:read"},
+    "alarms:write": {"alarms:read"},
+    "units:write": {"units:read"},
+}
+
+
+@dataclass
+class Principal:
+    """The person or machine behind a request."""
+
+    name: str
+    kind: str  # "user" or "token"
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    user_id: int | None = None
+    role: str | None = None
+
+    def can(self, scope: str) -> bool:
+        return "admin" in self.scopes or scope in self.scopes
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)
+
+
+def check_password(password_hash: str, password: str) -> bool:
+    return check_password_hash(password_hash, password)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_user(session: Session, username: str, role: str, password: str, *,
+                display_name: str | None = None, phone_interface: str | None = None) -> User:
+    """Make a console account; the password is kept only as a salted hash."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if len(password) < 8:
+        raise ValueError("a password needs at least 8 characters")
+    if session.scalar(select(User).where(User.username == username)):
+        raise ValueError(f"user {username!r} exists already")
+    user = User(username=username, role=role, password_hash=hash_password(password),
+                display_name=display_name or username, phone_interface=phone_interface or None)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def create_token(session: Session, name: str, scopes: list[str]) -> str:
+    """Issue a bearer token; the plain value is returned once and never stored."""
+    unknown = [s for s in scopes if s not in TOKEN_SCOPES]
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be among {', '.join(TOKEN_SCOPES)}")
+    token = "s112_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(name=name, token_hash=_token_hash(token), scopes=",".join(sorted(set(scopes)))))
+    session.flush()
+    return token
+
+
+def token_principal(session: Session, token: str) -> Principal | None:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    if row is None or row.revoked or not hmac.compare_digest(row.token_hash, _token_hash(token)):
+        return None
+    row.last_used_at = utcnow()
+    scopes = set(row.scopes.split(","))
+    for scope in list(scopes):
+        scopes |= _IMPLIED.get(scope, set())
+    return Principal(name=f"token:{row.name}", kind="token", scopes=frozenset(scopes))
+
+
+def user_principal(user: User) -> Principal:
+    return Principal(name=user.username, kind="user", scopes=ROLE_SCOPES[user.role],
+                     user_id=user.id, role=user.role)
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return None
+
+
+def require(scope: str):
+    """Refuse the view unless the caller (token or console user) holds `scope`: 401, then 403."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            principal: Principal | None = g.get("principal")
+            if principal is None:
+                raise ApiError(401, "unauthenticated", "Sign in, or send a bearer token.")
+            if not principal.can(scope):
+                raise ApiError(403, "forbidden", "Your role or token does not allow this.")
+            return view(*args, **kwargs)
+
+        wrapped.required_scope = scope
+        return wrapped
+
+    return decorate

@@ -1,0 +1,159 @@
+"""The `siaga112` command: run the services, manage the database, accounts and tokens.
+
+Domain commands live beside their domain (`ivr/commands.py`, `routing/commands.py`,
+`recordings/commands.py`) and are added here, explicitly, in one place.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from siaga112.runtime import Runtime
+from siaga112.settings import load_settings
+
+
+class CliContext:
+    """Settings are read at once; the database and clients are built only when a command needs them."""
+
+    def __init__(self) -> None:
+        self.settings = load_settings()
+        self._runtime: Runtime | None = None
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = Runtime.from_settings(self.settings)
+        return self._runtime
+
+
+pass_context = click.make_pass_decorator(CliContext, ensure=True)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """Siaga112: 112 call-center and command-center core."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    ctx.ensure_object(CliContext)
+
+
+@cli.command()
+@click.option("--only", default="", help="Comma-separated services to run: agi,web,alarms,scheduler.")
+@pass_context
+def serve(obj: CliContext, only: str) -> None:
+    """Run the services (default: all of them, in this process, on loopback)."""
+    from siaga112.serve import SERVICE_NAMES, run
+
+    names = [n.strip() for n in only.split(",") if n.strip()] or list(SERVICE_NAMES)
+    unknown = [n for n in names if n not in SERVICE_NAMES]
+    if unknown:
+        raise click.BadParameter(f"unknown service {', '.join(unknown)}; choose from {', '.join(SERVICE_NAMES)}")
+    run(obj.runtime, names)
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@pass_context
+def db_upgrade(obj: CliContext, revision: str) -> None:
+    """Apply migrations (safe to run again)."""
+    from siaga112.migrate import upgrade
+
+    upgrade(obj.runtime.database, revision)
+    click.echo(f"database at {revision}: {obj.runtime.database.engine.url.render_as_string(hide_password=True)}")
+
+
+@cli.group()
+def user() -> None:
+    """Console accounts."""
+
+
+@user.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["calltaker", "dispatcher", "supervisor", "admin"]), required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--phone-interface", default=None, help='Queue member interface of the phone, e.g. "PJSIP/1001".')
+@click.option("--display-name", default=None)
+@pass_context
+def user_create(obj: CliContext, name: str, role: str, password_stdin: bool, phone_interface: str | None,
+                display_name: str | None) -> None:
+    """Create a console account."""
+    from siaga112.auth import create_user
+
+    if not password_stdin:
+        raise click.UsageError("pass --password-stdin and give the password on standard input")
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        with obj.runtime.database.session() as session:
+            create_user(session, name, role, password, display_name=display_name, phone_interface=phone_interface)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"user {name} created ({role})")
+
+
+@cli.group()
+def token() -> None:
+    """Bearer tokens for machine clients."""
+
+
+@token.command("create")
+@click.argument("name")
+@click.option("--scope", "scopes", required=True, help="Comma-separated scopes, e.g. alarms:write,units:write.")
+@pass_context
+def token_create(obj: CliContext, name: str, scopes: str) -> None:
+    """Print a new bearer token (shown once; only its hash is kept)."""
+    from siaga112.auth import create_token
+
+    try:
+        with obj.runtime.database.session() as session:
+            value = create_token(session, name, [s.strip() for s in scopes.split(",") if s.strip()])
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(value)
+
+
+@cli.group("import")
+def import_group() -> None:
+    """Load places and cell towers."""
+
+
+@cli.group()
+def seed() -> None:
+    """Load data sets that ship with Siaga112."""
+
+
+def _add_domain_commands() -> None:
+    """Domain commands, in one explicit table."""
+    from ivr import commands as ivr_commands
+    from recordings import commands as recordings_commands
+    from routing import commands as routing_commands
+
+    for module in (ivr_commands, routing_commands, recordings_commands):
+        for command in getattr(module, "commands", []):
+            cli.add_command(command)
+        for command in getattr(module, "import_commands", []):
+            import_group.add_command(command)
+        for command in getattr(module, "seed_commands", []):
+            seed.add_command(command)
+
+
+_add_domain_commands()
+
+
+def main() -> None:
+    cli(prog_name="siaga112")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Jurisdictions, points of interest, agencies, their field units, cell towers and cameras."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from siaga112.db import Base, UTCDateTime, utcnow
+
+
+class Jurisdiction(Base):
+    """A kota, kecamatan or kelurahan with its boundary (GeoJSON geometry)."""
+
+    __tablename__ = "jurisdictions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    level: Mapped[str] = mapped_column(String(16), index=True)  # kota, kecamatan, kelurahan
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    parent_code: Mapped[str | None] = mapped_column(String(32))
+    police_sector: Mapped[str | None] = mapped_column(String(120))
+    geometry: Mapped[dict] = mapped_column(JSON)
+    centroid_lat: Mapped[float | None] = mapped_column(Float)
+    centroid_lon: Mapped[float | None] = mapped_column(Float)
+
+
+class Agency(Base):
+    """An agency the routing rules name: police, Damkar, PSC 119, BPBD, ..."""
+
+    __tablename__ = "agencies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    sms_number: Mapped[str | None] = mapped_column(String(32))
+
+    units: Mapped[list["Unit"]] = relationship(back_populates="agency")
+
+
+class Unit(Base):
+    """A field unit with its last GPS fix and status."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    callsign: Mapped[str] = mapped_column(String(40), unique=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32), default="patrol")
+    status: Mapped[str] = mapped_column(String(16), default="available", index=True)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    position_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+
+    agency = relationship("Agency", back_populates="units")
+
+
+class PointOfInterest(Base):
+    """A police station, hospital, puskesmas, fire station, ... that routing can recommend."""
+
+    __tablename__ = "pois"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    agency_code: Mapped[str | None] = mapped_column(String(40))
+    properties: Mapped[dict | None] = mapped_column(JSON)
+
+
+class CellTower(Base):
+    """A cell in OpenCelliD's terms, for a coarse fix of a caller whose network names the cell."""
+
+    __tablename__ = "cell_towers"
+    __table_args__ = (UniqueConstraint("mcc", "mnc", "area", "cell"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    radio: Mapped[str] = mapped_column(String(8))
+    mcc: Mapped[int] = mapped_column(Integer)
+    mnc: Mapped[int] = mapped_column(Integer)
+    area: Mapped[int] = mapped_column(Integer)
+    cell: Mapped[int] = mapped_column(Integer)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    range_m: Mapped[float | None] = mapped_column(Float)
+    samples: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Camera(Base):
+    """A CCTV camera the routing result can list near an incident."""
+
+    __tablename__ = "cameras"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    stream_url: Mapped[str | None] = mapped_column(Text)
+    snapshot_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,43 @@
+"""Periodic work on APScheduler: retention, unit staleness, panel supervision, retries, transcription."""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from siaga112.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def _jobs() -> list[tuple[str, Callable[[Runtime], None], dict]]:
+    """Every periodic job, in one explicit table: (name, function(runtime), trigger arguments)."""
+    return []
+
+
+class SchedulerService:
+    name = "scheduler"
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.scheduler = BackgroundScheduler(timezone="UTC")
+        for name, function, trigger in _jobs():
+            self.scheduler.add_job(self._guarded(name, function), "interval", id=name, name=name,
+                                   max_instances=1, coalesce=True, **trigger)
+
+    def _guarded(self, name: str, function: Callable[[Runtime], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                function(self.runtime)
+            except Exception:  # one failing job must not stop the others
+                log.exception("scheduled job %s failed", name)
+
+        return run
+
+    def start(self) -> None:
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        self.scheduler.shutdown(wait=True)

@@ -1,0 +1,160 @@
+"""The web application factory: console pages and the JSON API share one Flask app."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import Flask, current_app, g, jsonify, request, session as cookie_session
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from siaga112 import auth
+from siaga112.errors import ApiError
+from siaga112.models import User
+from siaga112.runtime import Runtime
+
+log = logging.getLogger(__name__)
+csrf = CSRFProtect()
+
+MAX_BODY_BYTES = 1024 * 1024  # no client of ours sends more; a larger body is refused, not read
+
+
+def _blueprints():
+    """Every blueprint, in one explicit table."""
+    from agent_console.views import bp as console
+    from agent_console.events_api import bp as events_api
+    from ivr.api import bp as calls_api
+    from recordings.api import bp as recordings_api
+    from routing.api import blueprints as routing_blueprints
+    from siaga112.health import bp as health
+
+    return [health, calls_api, recordings_api, events_api, *routing_blueprints, console]
+
+
+def create_app(runtime: Runtime | None = None, test_config: dict | None = None) -> Flask:
+    """Build the web app around a runtime (settings, database, clients)."""
+    runtime = runtime or Runtime.from_settings()
+    app = Flask("agent_console", static_folder=None)
+    app.config.update(
+        SECRET_KEY=runtime.secret_key(),
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        PERMANENT_SESSION_LIFETIME=timedelta(minutes=runtime.settings.session_minutes),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_CHECK_DEFAULT=False,
+        WTF_CSRF_TIME_LIMIT=None,
+        JSON_SORT_KEYS=False,
+    )
+    if test_config:
+        app.config.update(test_config)
+    app.extensions["siaga112"] = runtime
+    csrf.init_app(app)
+
+    for blueprint in _blueprints():
+        app.register_blueprint(blueprint)
+
+    app.before_request(_load_principal)
+    app.before_request(_check_csrf)
+    app.teardown_request(_close_session)
+    _register_error_handlers(app)
+    return app
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["siaga112"]
+
+
+def db():
+    """The request's database session (closed, and rolled back if uncommitted, at teardown)."""
+    if "db" not in g:
+        g.db = runtime().database.sessionmaker()
+    return g.db
+
+
+def _close_session(_exc=None) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()
+
+
+def _load_principal() -> None:
+    g.principal = None
+    token = auth.bearer_token()
+    if token:
+        g.principal = auth.token_principal(db(), token)
+        db().commit()
+        return
+    user_id = cookie_session.get("user_id")
+    if user_id is not None:
+        user = db().get(User, user_id)
+        if user is not None and user.active and cookie_session.get("pw") == user.password_hash[-16:]:
+            g.principal = auth.user_principal(user)
+            g.user = user
+        else:
+            cookie_session.clear()
+
+
+def machine_endpoint(view):
+    """Mark a view that authenticates by signature (webhooks), so no CSRF token is asked of it."""
+    view.machine_endpoint = True
+    return csrf.exempt(view)
+
+
+def _check_csrf() -> None:
+    # Cookie-authenticated writes must carry the CSRF token; bearer-token clients and signed
+    # webhooks carry no cookies a browser could be tricked into sending, so they are exempt.
+    if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
+        return
+    if auth.bearer_token():
+        return
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if view is not None and getattr(view, "machine_endpoint", False):
+        return
+    csrf.protect()
+
+
+def _wants_json() -> bool:
+    return request.path.startswith(("/api/", "/open311/", "/twilio/", "/healthz", "/metrics"))
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError):
+        return error.response()
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        if _wants_json():
+            return ApiError(400, "csrf", "The form is missing its security token; reload the page.").response()
+        return error.description, 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if not _wants_json():
+            return error
+        messages = {
+            404: "There is nothing at this address.",
+            405: "This address does not accept that method.",
+            413: "The request body is too large.",
+        }
+        slug = (error.name or "error").lower().replace(" ", "_")
+        return ApiError(error.code or 500, slug, messages.get(error.code, error.description or "Error.")).response()
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        if _wants_json():
+            return ApiError(500, "internal", "Something went wrong on our side; it has been logged.").response()
+        return "Something went wrong on our side; it has been logged.", 500
+
+
+def json_body() -> dict:
+    """The request's JSON object, or a clear 400."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+    return data
+
+
+__all__ = ["create_app", "db", "runtime", "json_body", "machine_endpoint", "csrf", "jsonify"]

@@ -1,0 +1,1 @@
+"""The Siaga112 test suite."""
