@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Regenerates the IVR prompts in config/asterisk/sounds/siaga112/{id,en}/ with espeak-ng and sox.
+#
+# Asterisk plays them with STREAM FILE siaga112/<language>/<name> (no extension), so they are
+# 8 kHz mono 16-bit PCM WAV, Asterisk's native "wav" format: no transcoding per call. They are
+# band-limited to the telephone band, trimmed, and normalised to -3 dBFS so every prompt plays
+# at the same level. sox runs without dither (-D), so the same text always gives the same file.
+# Usage: scripts/make_prompts.sh   (needs: apt-get install espeak-ng sox)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+out=config/asterisk/sounds/siaga112
+for tool in espeak-ng sox; do
+  command -v "$tool" >/dev/null || { echo "make_prompts: $tool is missing (apt-get install espeak-ng sox)" >&2; exit 1; }
+done
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# say VOICE NAME TEXT: one prompt. 150 words a minute: slower than espeak's default, for a
+# caller under stress on a noisy line.
+say() {
+  local voice=$1 name=$2 text=$3
+  mkdir -p "$out/$voice"
+  espeak-ng -v "$voice" -s 150 -w "$work/$voice-$name.wav" "$text"
+  sox -D "$work/$voice-$name.wav" -r 8000 -c 1 -b 16 -e signed-integer "$out/$voice/$name.wav" \
+    highpass 300 lowpass 3400 \
+    silence 1 0.05 0.1% reverse silence 1 0.05 0.1% reverse \
+    norm -3 pad 0.15 0.25
+}
+
+# Bahasa Indonesia. "112" is spoken digit by digit, as people say the number.
+say id welcome          "Anda terhubung dengan layanan darurat satu satu dua."
+say id choose_service   "Tekan satu untuk polisi, dua untuk pemadam kebakaran, tiga untuk ambulans, empat untuk bencana, atau tetap di saluran."
+say id record_statement "Setelah nada, sebutkan singkat apa yang terjadi dan di mana."
+say id silent_check     "Jika Anda tidak bisa berbicara, tekan lima dua kali."
+say id silent_confirmed "Kami tahu Anda tidak bisa berbicara. Tetap di saluran, bantuan sedang disambungkan."
+say id prank_warning    "Menyalahgunakan satu satu dua adalah pelanggaran hukum. Panggilan Anda tetap disambungkan."
+say id connecting       "Mohon tunggu, Anda sedang disambungkan ke petugas."
+
+# English.
+say en welcome          "You are connected to the one one two emergency service."
+say en choose_service   "Press 1 for police, 2 for fire, 3 for medical, 4 for disaster, or stay on the line."
+say en record_statement "After the tone, briefly say what happened and where."
+say en silent_check     "If you cannot speak, press 5 twice."
+say en silent_confirmed "We know you cannot speak. Stay on the line, help is being connected."
+say en prank_warning    "Misuse of one one two is an offence. Your call is still being connected."
+say en connecting       "Please hold, connecting you to an operator."
+
+echo "prompts written to $out"
