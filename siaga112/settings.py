@@ -81,6 +81,13 @@ class Settings:
     ami_port: int = 5038
     ami_username: str = ""
     ami_secret: str = ""
+    ami_timeout_seconds: float = 5.0
+    ami_callback_context: str = "siaga112-callback"
+    ami_callback_callerid: str = "Siaga112 <112>"
+
+    # SIA DC-09 receiver: frames arriving within this many milliseconds are stored in one
+    # transaction, then all acknowledged (every ACK still follows its alarm's commit).
+    sia_group_commit_ms: float = 2.0
 
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -24,12 +24,13 @@ def _blueprints():
     """Every blueprint, in one explicit table."""
     from agent_console.views import bp as console
     from agent_console.events_api import bp as events_api
+    from agent_console.supervisor import bp as supervisor
     from ivr.api import bp as calls_api
     from recordings.api import bp as recordings_api
     from routing.api import blueprints as routing_blueprints
     from siaga112.health import bp as health
 
-    return [health, calls_api, recordings_api, events_api, *routing_blueprints, console]
+    return [health, calls_api, recordings_api, events_api, *routing_blueprints, console, supervisor]
 
 
 def create_app(runtime: Runtime | None = None, test_config: dict | None = None) -> Flask:
@@ -102,11 +103,14 @@ def machine_endpoint(view):
 
 
 def _check_csrf() -> None:
-    # Cookie-authenticated writes must carry the CSRF token; bearer-token clients and signed
-    # webhooks carry no cookies a browser could be tricked into sending, so they are exempt.
+    # Cookie-carrying writes must carry the CSRF token. Bearer-token clients, signed webhooks
+    # and requests with no session cookie have no ambient credential a browser could be
+    # tricked into sending, so they are exempt (and get a plain 401 if unauthenticated).
     if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
         return
     if auth.bearer_token():
+        return
+    if current_app.config["SESSION_COOKIE_NAME"] not in request.cookies:
         return
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
     if view is not None and getattr(view, "machine_endpoint", False):

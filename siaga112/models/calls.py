@@ -51,7 +51,11 @@ class Call(Base):
 
 
 class LocationFix(Base):
-    """A position a call received from one source; none is ever thrown away."""
+    """A position a call received from one source; none is ever thrown away.
+
+    Which one the call shows is decided by `ivr.location.best_fix`: the confirmed one, else
+    the most accurate of those received within 30 minutes of the newest.
+    """
 
     __tablename__ = "location_fixes"
 

@@ -1,0 +1,1 @@
+"""The 112 call path: FastAGI IVR, caller location, the calls API."""

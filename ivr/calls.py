@@ -1,0 +1,387 @@
+"""The call record through its life: opened by the IVR, queued or abandoned, answered, ended.
+
+Plain functions taking an explicit session, run by the FastAGI service in its writer thread
+(see `ivr/store.py`). Inserts and updates use SQLAlchemy Core: a thousand calls a second leave
+no room for per-row ORM bookkeeping. Each change and its console event share one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ivr.location import CellId, Fix
+from ivr.priority import BASE, PriorityFacts, queue_priority
+from siaga112 import events
+from siaga112.db import iso, utcnow
+from siaga112.models import AmlMessage, Call, CellTower, Event, LocationFix, Recording, Reporter, User
+
+log = logging.getLogger(__name__)
+
+CALLS = Call.__table__
+FIXES = LocationFix.__table__
+AML = AmlMessage.__table__
+RECORDINGS = Recording.__table__
+EVENTS = Event.__table__
+# An AML message that arrived this long before its call is still that call's location
+# (handsets send AML as the call is placed; networks deliver it before or during the IVR).
+AML_WAIT = timedelta(minutes=30)
+FINAL_STATES = ("completed", "abandoned")
+
+
+@dataclass
+class NewCall:
+    """What the IVR knows of a call before it has a record."""
+
+    uniqueid: str
+    channel: str | None
+    caller: str | None
+    caller_raw: str | None
+    caller_name: str | None
+    ivr_step: str
+    fixes: list[Fix] = field(default_factory=list)
+    cell: CellId | None = None
+
+
+@dataclass
+class OpenedCall:
+    """The new record's id, and what the database knew about its caller."""
+
+    id: int
+    repeat_count: int = 0
+    prank_suspect: bool = False
+    fix_count: int = 0
+
+
+@dataclass
+class IvrOutcome:
+    """How the IVR left a call: queued (the usual end) or abandoned (the caller hung up)."""
+
+    state: str
+    ivr_step: str
+    service_choice: str | None = None
+    silent: bool = False
+    silent_emergency: bool = False
+    prank_suspect: bool = False
+    repeat_count: int = 0
+    ivr_error: str | None = None
+    recordings: dict[str, str] = field(default_factory=dict)  # kind -> path Asterisk writes
+    summary: dict = field(default_factory=dict)
+    priority: int = BASE  # set by finish_ivr
+
+
+@dataclass
+class OpenCall:
+    """Create a call in state `ivr` with every fix known so far, and read what is known of its caller.
+
+    A batch job: many calls are opened with one multi-row insert and one query per kind of
+    lookup (earlier calls, reporters, waiting AML), whatever the number of calls.
+    """
+
+    new: NewCall
+    repeat_window: timedelta
+
+    @classmethod
+    def run_batch(cls, session: Session, jobs: list["OpenCall"]) -> list[OpenedCall]:
+        now = utcnow()
+        callers = sorted({job.new.caller for job in jobs if job.new.caller})
+        earlier: dict[str, int] = {}
+        pranks: set[str] = set()
+        waiting_aml: dict[str, list] = {}
+        if callers:
+            since = now - max(job.repeat_window for job in jobs)
+            earlier = dict(session.execute(_EARLIER_CALLS, {"callers": callers, "since": since}).all())
+            pranks = {row.phone for row in session.execute(_REPORTERS, {"phones": callers})
+                      if row.blocked or row.strikes > 0}
+            for row in session.execute(_WAITING_AML, {"callers": callers, "since": now - AML_WAIT}):
+                waiting_aml.setdefault(row.caller, []).append(row)
+        rows = [{
+            "uniqueid": job.new.uniqueid[:64], "channel": (job.new.channel or "")[:200] or None,
+            "caller": job.new.caller, "caller_raw": job.new.caller_raw, "caller_name": job.new.caller_name,
+            "state": "ivr", "priority": BASE, "ivr_step": job.new.ivr_step, "started_at": now,
+        } for job in jobs]
+        ids = _insert_calls(session, rows)
+        opened, fix_rows, aml_rows = [], [], []
+        seen_in_batch: dict[str, int] = {}
+        for job, call_id in zip(jobs, ids):
+            caller = job.new.caller
+            call = OpenedCall(call_id)
+            fixes = list(job.new.fixes)
+            if job.new.cell is not None:
+                fixes.extend(_cell_fix(session, call_id, job.new.cell))
+            if caller:
+                call.repeat_count = earlier.get(caller, 0) + seen_in_batch.get(caller, 0)
+                seen_in_batch[caller] = seen_in_batch.get(caller, 0) + 1
+                call.prank_suspect = caller in pranks
+                for aml in waiting_aml.pop(caller, []):  # the caller's first call in the batch takes them
+                    fixes.append(Fix("aml", aml.lat, aml.lon, aml.accuracy_m, aml.observed_at,
+                                     {"aml_id": aml.id, "positioning_method": aml.positioning_method}))
+                    aml_rows.append({"b_id": aml.id, "b_call_id": call_id})
+            fix_rows.extend(_fix_row(call_id, fix, now) for fix in fixes)
+            call.fix_count = len(fixes)
+            opened.append(call)
+        if fix_rows:
+            session.execute(insert(FIXES), fix_rows)
+        if aml_rows:
+            session.execute(_ATTACH_AML, aml_rows)
+        return opened
+
+
+def _insert_calls(session: Session, rows: list[dict]) -> list[int]:
+    """Insert calls and return their ids in the order of `rows`.
+
+    One multi-row INSERT ... RETURNING does it, but the database may return the rows in any
+    order, so they are matched back by Asterisk's uniqueid (unique per channel); a batch with
+    a uniqueid twice (a client that is not Asterisk) is inserted row by row instead.
+    """
+    uniqueids = [row["uniqueid"] for row in rows]
+    if len(set(uniqueids)) == len(rows):
+        by_uniqueid = {row.uniqueid: row.id for row in session.execute(_INSERT_CALL, rows)}
+        if len(by_uniqueid) == len(rows):
+            return [by_uniqueid[uniqueid] for uniqueid in uniqueids]
+        raise RuntimeError("the calls insert returned fewer rows than it was given")
+    return [session.execute(_INSERT_ONE_CALL, row).scalar_one() for row in rows]
+
+
+def open_call(session: Session, new: NewCall, *, repeat_window: timedelta) -> OpenedCall:
+    """Open one call (see OpenCall)."""
+    return OpenCall(new, repeat_window).run_batch(session, [OpenCall(new, repeat_window)])[0]
+
+
+def _cell_fix(session: Session, call_id: int, cell: CellId) -> list[Fix]:
+    tower = session.execute(
+        select(CellTower.lat, CellTower.lon, CellTower.range_m, CellTower.radio).where(
+            CellTower.mcc == cell.mcc, CellTower.mnc == cell.mnc, CellTower.area == cell.area,
+            CellTower.cell == cell.cell)).first()
+    if tower is None:
+        log.info("call %s: serving cell %s is not in the cell table", call_id, cell)
+        return []
+    return [Fix("cell", tower.lat, tower.lon, tower.range_m, detail={
+        "radio": tower.radio, "mcc": cell.mcc, "mnc": cell.mnc, "area": cell.area, "cell": cell.cell})]
+
+
+def _fix_row(call_id: int, fix: Fix, now) -> dict:
+    return {"call_id": call_id, "source": fix.source, "lat": fix.lat, "lon": fix.lon, "accuracy_m": fix.accuracy_m,
+            "observed_at": fix.observed_at, "received_at": now, "detail": fix.detail or None}
+
+
+def add_fixes(session: Session, call_id: int, fixes: list[Fix], *, now=None) -> None:
+    """Keep fixes for a call (none is ever replaced or thrown away)."""
+    now = now or utcnow()
+    session.execute(insert(FIXES), [_fix_row(call_id, fix, now) for fix in fixes])
+
+
+@dataclass
+class FinishIvr:
+    """Store how the IVR left a call, with its priority, and tell the consoles: `call.queued`,
+    or `call.ended` if the caller hung up. The result is the priority (QUEUE_PRIO).
+
+    A batch job: one multi-row update, one insert of recordings and one of events per batch.
+    """
+
+    call_id: int
+    outcome: IvrOutcome
+    facts: PriorityFacts
+
+    @classmethod
+    def run_batch(cls, session: Session, jobs: list["FinishIvr"]) -> list[int]:
+        now = utcnow()
+        # Never move a call backwards: `call-ended` may have closed it already (Asterisk ends the
+        # AGI at a hang-up and runs `h` at once); then only its IVR step is noted.
+        in_ivr = set(session.execute(_IN_IVR, {"ids": [job.call_id for job in jobs]}).scalars())
+        closed = [{"b_id": job.call_id, "b_ivr_step": job.outcome.ivr_step} for job in jobs if job.call_id not in in_ivr]
+        if closed:
+            session.execute(_NOTE_STEP, closed)
+        unlocated = [job.call_id for job in jobs if not job.facts.known_location]
+        if unlocated:
+            # An AML message may have reached the call while the caller was in the IVR.
+            located = set(session.execute(_LOCATED, {"ids": unlocated}).scalars())
+            for job in jobs:
+                job.facts.known_location = job.facts.known_location or job.call_id in located
+        updates, recordings, notices, priorities = [], [], [], []
+        for job in jobs:
+            outcome = job.outcome
+            priority, reasons = queue_priority(job.facts)
+            outcome.priority = priority
+            priorities.append(priority)
+            recordings.extend({"call_id": job.call_id, "kind": kind, "path": path, "format": "wav",
+                               "state": "expected", "created_at": now, "transcript_status": "pending"}
+                              for kind, path in outcome.recordings.items())
+            if job.call_id not in in_ivr:
+                continue
+            queued = outcome.state == "queued"
+            updates.append({
+                "b_id": job.call_id, "b_state": outcome.state, "b_priority": priority, "b_ivr_step": outcome.ivr_step,
+                "b_service_choice": outcome.service_choice, "b_silent": outcome.silent,
+                "b_silent_emergency": outcome.silent_emergency, "b_prank_suspect": outcome.prank_suspect,
+                "b_repeat_count": outcome.repeat_count,
+                "b_ivr_error": outcome.ivr_error[:300] if outcome.ivr_error else None,
+                "b_queued_at": now if queued else None, "b_ended_at": None if queued else now,
+            })
+            summary = dict(outcome.summary, id=job.call_id, state=outcome.state, priority=priority,
+                           priority_reasons=reasons, service_choice=outcome.service_choice,
+                           prank_suspect=outcome.prank_suspect, silent_emergency=outcome.silent_emergency,
+                           queued_at=iso(now) if queued else None, ended_at=None if queued else iso(now))
+            notices.append(("call.queued" if queued else "call.ended", summary, None))
+        if updates:
+            session.execute(_FINISH_CALL, updates)
+        if recordings:
+            session.execute(_recordings_insert(session), recordings)
+        publish_many(session, notices, now=now)
+        return priorities
+
+
+def finish_ivr(session: Session, call_id: int, outcome: IvrOutcome, facts: PriorityFacts) -> int:
+    """Finish one call's IVR (see FinishIvr)."""
+    return FinishIvr.run_batch(session, [FinishIvr(call_id, outcome, facts)])[0]
+
+
+def publish_many(session: Session, notices: list[tuple[str, dict, str | None]], *, now=None) -> None:
+    """`siaga112.events.publish` for many events at once: the same outbox rows and NOTIFY, one
+    multi-row insert and one NOTIFY (of the newest id) instead of a flush and NOTIFY each."""
+    if not notices:
+        return
+    for kind, _payload, _audience in notices:
+        if kind not in events.EVENT_KINDS:
+            raise ValueError(f"unknown event kind {kind!r}")
+    now = now or utcnow()
+    session.execute(_INSERT_EVENT, [{"at": now, "kind": kind, "payload": payload, "audience": audience}
+                                    for kind, payload, audience in notices])
+    if session.get_bind().dialect.name == "postgresql":
+        newest = session.execute(select(func.max(EVENTS.c.id))).scalar_one()
+        session.execute(text("SELECT pg_notify(:channel, :id)"), {"channel": events.NOTIFY_CHANNEL, "id": str(newest)})
+
+
+def _recordings_insert(session: Session):
+    # A row the recordings part made first (same call and kind) wins; ours is not needed then.
+    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return dialect_insert(RECORDINGS).on_conflict_do_nothing(index_elements=["call_id", "kind"])
+
+
+# Statements built once: building and caching a statement costs more than running it.
+_EARLIER_CALLS = (select(CALLS.c.caller, func.count()).where(
+    CALLS.c.caller.in_(bindparam("callers", expanding=True)), CALLS.c.started_at >= bindparam("since"))
+    .group_by(CALLS.c.caller))
+_REPORTERS = select(Reporter.phone, Reporter.strikes, Reporter.blocked).where(
+    Reporter.phone.in_(bindparam("phones", expanding=True)))
+_WAITING_AML = (select(AML.c.id, AML.c.caller, AML.c.lat, AML.c.lon, AML.c.accuracy_m, AML.c.observed_at,
+                       AML.c.positioning_method)
+                .where(AML.c.caller.in_(bindparam("callers", expanding=True)), AML.c.call_id.is_(None),
+                       AML.c.received_at >= bindparam("since")).order_by(AML.c.id))
+_INSERT_CALL = insert(CALLS).returning(CALLS.c.id, CALLS.c.uniqueid)
+_INSERT_ONE_CALL = insert(CALLS).returning(CALLS.c.id)
+_ATTACH_AML = update(AML).where(AML.c.id == bindparam("b_id")).values(call_id=bindparam("b_call_id"))
+_LOCATED = select(FIXES.c.call_id).where(FIXES.c.call_id.in_(bindparam("ids", expanding=True))).distinct()
+_FINISH_CALL = update(CALLS).where(CALLS.c.id == bindparam("b_id"), CALLS.c.state == "ivr").values(
+    {name: bindparam(f"b_{name}") for name in (
+        "state", "priority", "ivr_step", "service_choice", "silent", "silent_emergency", "prank_suspect",
+        "repeat_count", "ivr_error", "queued_at", "ended_at")})
+_INSERT_EVENT = insert(EVENTS)
+_IN_IVR = select(CALLS.c.id).where(CALLS.c.id.in_(bindparam("ids", expanding=True)), CALLS.c.state == "ivr")
+_NOTE_STEP = update(CALLS).where(CALLS.c.id == bindparam("b_id")).values(ivr_step=bindparam("b_ivr_step"))
+
+
+def find_call_id(session: Session, *, call_id: str | None, uniqueid: str | None,
+                 caller: str | None = None) -> int | None:
+    """The call a hook belongs to: by SIAGA_CALL_ID, else by Asterisk's uniqueid, else the caller's live call."""
+    if call_id and call_id.strip().isdigit():
+        found = session.execute(select(CALLS.c.id).where(CALLS.c.id == int(call_id))).scalar()
+        if found is not None:
+            return found
+    if uniqueid:
+        found = session.execute(select(CALLS.c.id).where(CALLS.c.uniqueid == uniqueid)
+                                .order_by(CALLS.c.id.desc()).limit(1)).scalar()
+        if found is not None:
+            return found
+    if caller:
+        return session.execute(select(CALLS.c.id).where(CALLS.c.caller == caller, CALLS.c.state.in_(("ivr", "queued")))
+                               .order_by(CALLS.c.id.desc()).limit(1)).scalar()
+    return None
+
+
+def interface_variants(interface: str) -> list[str]:
+    """The forms a queue member interface may be stored in: "Local/agent1@agents/n" is
+    "Local/agent1@agents" (the /n only tells Asterisk not to optimise the Local channel away)."""
+    raw = interface.strip()
+    base = raw[:-2] if raw.lower().endswith("/n") else raw
+    return list(dict.fromkeys([raw, base, base + "/n"]))
+
+
+def answer_call(session: Session, call_id: int, interface: str | None) -> str | None:
+    """Mark the call answered by the console user whose phone interface took it; return that username."""
+    now = utcnow()
+    agent = None
+    if interface:
+        agent = session.execute(select(User.id, User.username).where(
+            User.phone_interface.in_(interface_variants(interface)))).first()
+        if agent is None:
+            log.warning("call %s answered on %r, which is no console user's phone interface", call_id, interface)
+    current = session.execute(select(CALLS.c.state, CALLS.c.caller, CALLS.c.caller_name, CALLS.c.priority)
+                              .where(CALLS.c.id == call_id)).first()
+    if current is None:
+        return None
+    values = {"agent_interface": (interface or "")[:200] or None}
+    if current.state in ("ivr", "queued", "abandoned"):
+        # An "abandoned" seen here was a hang-up the IVR misread: the agent has the caller now.
+        values.update(state="answered", answered_at=now, ended_at=None)
+    if agent is not None:
+        values["agent_id"] = agent.id
+    session.execute(update(CALLS).where(CALLS.c.id == call_id).values(**values))
+    summary = {"id": call_id, "state": values.get("state", current.state), "caller": current.caller,
+               "caller_name": current.caller_name, "priority": current.priority,
+               "answered_at": iso(now), "agent": agent.username if agent else None}
+    if agent is not None:
+        events.publish(session, "call.answered", summary, audience=agent.username)
+    events.publish(session, "call.updated", summary)
+    return agent.username if agent else None
+
+
+def end_call(session: Session, call_id: int) -> str | None:
+    """Close the call: `completed` if a call-taker answered it, else `abandoned`. Safe to run twice."""
+    current = session.execute(select(CALLS.c.state, CALLS.c.answered_at, CALLS.c.ended_at)
+                              .where(CALLS.c.id == call_id)).first()
+    if current is None:
+        return None
+    if current.state in FINAL_STATES and current.ended_at is not None:
+        return current.state  # already closed (by the IVR seeing the hang-up, or an earlier run)
+    state = "completed" if current.answered_at is not None else "abandoned"
+    now = utcnow()
+    session.execute(update(CALLS).where(CALLS.c.id == call_id).values(
+        state=state, ended_at=current.ended_at or now))
+    events.publish(session, "call.ended", {"id": call_id, "state": state, "ended_at": iso(current.ended_at or now)})
+    return state
+
+
+LIVE_CALL_AGE = timedelta(hours=2)
+
+
+def store_aml(session: Session, report) -> int | None:
+    """Keep an AML message and attach its fix to the caller's live call; return that call's id.
+
+    With no live call yet, the message waits: `open_call` attaches it when the call arrives.
+    A message without a location (pm=N) is matched but has no fix to keep.
+    """
+    now = utcnow()
+    call_id = None
+    if report.caller:
+        call_id = session.execute(
+            select(CALLS.c.id).where(CALLS.c.caller == report.caller, CALLS.c.state.in_(("ivr", "queued", "answered")),
+                                     CALLS.c.started_at >= now - LIVE_CALL_AGE)
+            .order_by(CALLS.c.id.desc()).limit(1)).scalar()
+    if not report.has_location:
+        return call_id
+    aml_id = session.execute(insert(AML).values(
+        caller=report.caller, lat=report.lat, lon=report.lon, accuracy_m=report.accuracy_m,
+        positioning_method=report.positioning_method, observed_at=report.observed_at, received_at=now,
+        raw=report.raw, call_id=call_id).returning(AML.c.id)).scalar_one()
+    if call_id is not None:
+        add_fixes(session, call_id, [Fix("aml", report.lat, report.lon, report.accuracy_m, report.observed_at,
+                                         {"aml_id": aml_id, "positioning_method": report.positioning_method,
+                                          "form": report.form})], now=now)
+        events.publish(session, "call.updated", {"id": call_id, "location_source": "aml"})
+    return call_id

@@ -1,0 +1,189 @@
+"""The FastAGI server: one asyncio loop in its own thread, one task per Asterisk connection.
+
+Asterisk connects once per AGI() call and waits, with the caller listening to silence, until
+the script answers; so the listen backlog is large (a burst of calls must not be refused by
+the kernel) and nothing on the loop blocks: database work goes to the writer thread of
+`ivr/store.py`. A connection that fails in any way ends only its own session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+from ivr.context import StepContext
+from ivr.hooks import IvrHooks
+from ivr.session import (
+    REPLY_LINE_MAX_BYTES, AgiCommandFailed, AgiHangup, AgiProtocolError, AgiRefused, AgiSession,
+)
+from ivr.steps import ROUTES, Step
+from ivr.store import CallStore
+from siaga112.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# The runtime client name under which other parts hand the IVR their listeners:
+# runtime.provide(HOOKS_CLIENT, IvrHooks(statement_listener=..., call_ended_listener=...)).
+HOOKS_CLIENT = "ivr_hooks"
+LISTEN_BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
+STOP_GRACE_SECONDS = 10.0
+WATCHDOG_SECONDS = 0.5
+
+
+class AgiServer:
+    """The asyncio side: accepts connections and runs each through its step."""
+
+    def __init__(self, context: StepContext, *, host: str, port: int,
+                 routes: dict[str, Step] | None = None) -> None:
+        self.context = context
+        self.host = host
+        self.port = port
+        self.routes = ROUTES if routes is None else routes
+        self._server: asyncio.base_events.Server | None = None
+        self._sessions: set[asyncio.Task] = set()
+        self._live: set[AgiSession] = set()
+        self._watchdog: asyncio.Task | None = None
+        self.refused = 0
+        self.unknown_paths = 0
+        self.failed = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._accept, self.host, self.port, backlog=LISTEN_BACKLOG, limit=REPLY_LINE_MAX_BYTES)
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._watchdog = asyncio.create_task(self._watch(), name="agi-watchdog")
+
+    async def _watch(self) -> None:
+        """End sessions whose Asterisk has not replied within agi_command_timeout_seconds."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(WATCHDOG_SECONDS)
+            now = loop.time()
+            for session in list(self._live):
+                if session.expire_if_late(now):
+                    log.warning("FastAGI %s (uniqueid %s): no reply in time, session ended",
+                                session.script, session.uniqueid[:64])
+
+    async def stop(self) -> None:
+        """Stop accepting, give running sessions a moment to finish, then cancel the rest."""
+        if self._server is not None:
+            self._server.close()
+        if self._sessions:
+            _done, pending = await asyncio.wait(set(self._sessions), timeout=STOP_GRACE_SECONDS)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=STOP_GRACE_SECONDS)
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        session = AgiSession(reader, writer, command_timeout=self.context.settings.agi_command_timeout_seconds)
+        self._sessions.add(task)
+        self._live.add(session)
+        try:
+            await self.serve(session)
+        finally:
+            self._sessions.discard(task)
+            self._live.discard(session)
+
+    async def serve(self, session: AgiSession) -> None:
+        """One FastAGI connection: environment, route, step, close. Never raises."""
+        try:
+            try:
+                await session.read_environment(self.context.settings.agi_env_timeout_seconds)
+            except AgiRefused as error:
+                # Not Asterisk, or an Asterisk in trouble: refuse this client only.
+                self.refused += 1
+                log.warning("FastAGI client %s refused: %s", session.peer, error)
+                return
+            step = self.routes.get(session.script)
+            if step is None:
+                # Ending at once is AGISTATUS SUCCESS; the dialplan's fail-open queues the caller.
+                self.unknown_paths += 1
+                log.warning("FastAGI path %r from %s (uniqueid %s) has no step; session ended",
+                            session.script[:80], session.peer, session.uniqueid[:64])
+                return
+            await step(session, self.context)
+        except AgiHangup as error:
+            log.info("FastAGI %s (uniqueid %s): caller gone: %s", session.script, session.uniqueid[:64], error)
+        except (AgiCommandFailed, AgiProtocolError) as error:
+            self.failed += 1
+            log.warning("FastAGI %s (uniqueid %s) ended early: %s", session.script, session.uniqueid[:64], error)
+        except asyncio.CancelledError:
+            log.warning("FastAGI %s (uniqueid %s) cancelled at shutdown", session.script, session.uniqueid[:64])
+            raise
+        except Exception:
+            self.failed += 1
+            log.exception("FastAGI %s (uniqueid %s) failed", session.script, session.uniqueid[:64])
+        finally:
+            await session.close()
+
+
+class AgiService:
+    """The `agi` service of `siaga112 serve`: the FastAGI server in its own thread and loop."""
+
+    name = "agi"
+
+    def __init__(self, runtime: Runtime, *, hooks: IvrHooks | None = None,
+                 routes: dict[str, Step] | None = None) -> None:
+        self.runtime = runtime
+        settings = runtime.settings
+        self.store = CallStore(runtime.database)
+        hooks = hooks or runtime.client(HOOKS_CLIENT, lambda _settings: IvrHooks())
+        self.context = StepContext(settings=settings, store=self.store, hooks=hooks)
+        self.server = AgiServer(self.context, host=settings.bind_host, port=settings.agi_port, routes=routes)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._stopping: asyncio.Event | None = None
+        self._start_error: BaseException | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful with agi_port = 0)."""
+        return self.server.port
+
+    @property
+    def hooks(self) -> IvrHooks:
+        return self.context.hooks
+
+    def start(self) -> None:
+        """Start the writer thread and the server; return once it listens (or raise why it cannot)."""
+        self.store.start()
+        self._thread = threading.Thread(target=self._run, name="agi", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._start_error is not None:
+            self._thread.join()
+            self.store.stop()
+            raise self._start_error
+        log.info("FastAGI on agi://%s:%s/ (paths: %s)", self.server.host, self.port, ", ".join(self.server.routes))
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        if self._thread is not None:
+            self._thread.join(timeout=STOP_GRACE_SECONDS * 3)
+            self._thread = None
+        self.store.stop()
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        try:
+            await self.server.start()
+        except BaseException as error:  # e.g. the port is taken: tell start() and end
+            self._start_error = error
+            self._ready.set()
+            return
+        self._ready.set()
+        await self._stopping.wait()
+        await self.server.stop()
