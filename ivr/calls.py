@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -19,7 +19,7 @@ from ivr.location import CellId, Fix
 from ivr.priority import BASE, PriorityFacts, queue_priority
 from siaga112 import events
 from siaga112.db import iso, utcnow
-from siaga112.models import AmlMessage, Call, CellTower, Event, LocationFix, Recording, Reporter, User
+from siaga112.models import AmlMessage, Call, CellTower, LocationFix, Recording, Reporter, User
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,6 @@ CALLS = Call.__table__
 FIXES = LocationFix.__table__
 AML = AmlMessage.__table__
 RECORDINGS = Recording.__table__
-EVENTS = Event.__table__
 # An AML message that arrived this long before its call is still that call's location
 # (handsets send AML as the call is placed; networks deliver it before or during the IVR).
 AML_WAIT = timedelta(minutes=30)
@@ -232,29 +231,13 @@ class FinishIvr:
             session.execute(_FINISH_CALL, updates)
         if recordings:
             session.execute(_recordings_insert(session), recordings)
-        publish_many(session, notices, now=now)
+        events.publish_many(session, notices, now=now)
         return priorities
 
 
 def finish_ivr(session: Session, call_id: int, outcome: IvrOutcome, facts: PriorityFacts) -> int:
     """Finish one call's IVR (see FinishIvr)."""
     return FinishIvr.run_batch(session, [FinishIvr(call_id, outcome, facts)])[0]
-
-
-def publish_many(session: Session, notices: list[tuple[str, dict, str | None]], *, now=None) -> None:
-    """`siaga112.events.publish` for many events at once: the same outbox rows and NOTIFY, one
-    multi-row insert and one NOTIFY (of the newest id) instead of a flush and NOTIFY each."""
-    if not notices:
-        return
-    for kind, _payload, _audience in notices:
-        if kind not in events.EVENT_KINDS:
-            raise ValueError(f"unknown event kind {kind!r}")
-    now = now or utcnow()
-    session.execute(_INSERT_EVENT, [{"at": now, "kind": kind, "payload": payload, "audience": audience}
-                                    for kind, payload, audience in notices])
-    if session.get_bind().dialect.name == "postgresql":
-        newest = session.execute(select(func.max(EVENTS.c.id))).scalar_one()
-        session.execute(text("SELECT pg_notify(:channel, :id)"), {"channel": events.NOTIFY_CHANNEL, "id": str(newest)})
 
 
 def _recordings_insert(session: Session):
@@ -281,7 +264,6 @@ _FINISH_CALL = update(CALLS).where(CALLS.c.id == bindparam("b_id"), CALLS.c.stat
     {name: bindparam(f"b_{name}") for name in (
         "state", "priority", "ivr_step", "service_choice", "silent", "silent_emergency", "prank_suspect",
         "repeat_count", "ivr_error", "queued_at", "ended_at")})
-_INSERT_EVENT = insert(EVENTS)
 _IN_IVR = select(CALLS.c.id).where(CALLS.c.id.in_(bindparam("ids", expanding=True)), CALLS.c.state == "ivr")
 _NOTE_STEP = update(CALLS).where(CALLS.c.id == bindparam("b_id")).values(ivr_step=bindparam("b_ivr_step"))
 

@@ -7,9 +7,17 @@ the readers at once; on SQLite readers look at the table a few times a second.
 
 from __future__ import annotations
 
-from sqlalchemy import text
+import contextlib
+import logging
+import threading
+import time
+import weakref
+from typing import Callable, Iterator
+
+from sqlalchemy import func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
+from siaga112.db import utcnow
 from siaga112.models import Event
 
 EVENT_KINDS = (
@@ -29,3 +37,197 @@ def publish(session: Session, kind: str, payload: dict, *, audience: str | None 
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_notify(:channel, :id)"), {"channel": NOTIFY_CHANNEL, "id": str(event.id)})
     return event
+
+
+_INSERT_EVENT = insert(Event.__table__)  # built once: building a statement costs more than running it
+
+
+def publish_many(session: Session, notices: list[tuple[str, dict, str | None]], *, now=None) -> None:
+    """`publish` for many events at once: one multi-row insert and, on PostgreSQL, one NOTIFY.
+
+    Consoles read every event after the id they hold, so one NOTIFY wakes them for all of them.
+    """
+    if not notices:
+        return
+    for kind, _payload, _audience in notices:
+        if kind not in EVENT_KINDS:
+            raise ValueError(f"unknown event kind {kind!r}")
+    now = now or utcnow()
+    session.execute(_INSERT_EVENT, [{"at": now, "kind": kind, "payload": payload, "audience": audience}
+                                    for kind, payload, audience in notices])
+    if session.get_bind().dialect.name == "postgresql":
+        newest = session.execute(select(func.max(Event.id))).scalar_one()
+        session.execute(text("SELECT pg_notify(:channel, :id)"), {"channel": NOTIFY_CHANNEL, "id": str(newest)})
+
+
+# --- the subscriber side -------------------------------------------------------------------
+
+POLL_SECONDS = 0.2  # SQLite has no NOTIFY: one poller per process reads the newest id this often
+LISTEN_TIMEOUT_SECONDS = 0.5  # how often the PostgreSQL listener looks up from its socket
+GAP_GRACE_SECONDS = 10.0  # how long a reader waits for a lower id committed after a higher one
+
+log = logging.getLogger(__name__)
+
+
+def fetch(session: Session, after_id: int, *, audience: str | None, limit: int = 200) -> list[Event]:
+    """Events newer than `after_id` that `audience` may see (broadcasts and their own), in id order."""
+    visible = Event.audience.is_(None)
+    if audience:
+        visible = or_(visible, Event.audience == audience)
+    query = select(Event).where(Event.id > after_id, visible).order_by(Event.id).limit(limit)
+    return list(session.scalars(query))
+
+
+def latest_id(session: Session) -> int:
+    """The id of the newest event (0 when there is none): where a fresh console starts reading."""
+    return session.scalar(select(func.max(Event.id))) or 0
+
+
+class Cursor:
+    """Where one reader is in the outbox, tolerant of ids that commit out of order.
+
+    On PostgreSQL two transactions can take ids 10 and 11 and commit 11 first; a reader that
+    simply moved past 11 would never see 10. The cursor keeps reading from below such a gap
+    for GAP_GRACE_SECONDS (a rolled-back transaction leaves a gap that never fills) and skips
+    what it has already delivered.
+    """
+
+    def __init__(self, after_id: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.high = after_id
+        self._clock = clock
+        self._gaps: dict[int, float] = {}
+        self._delivered: set[int] = set()
+
+    @property
+    def floor(self) -> int:
+        """Read events with ids above this."""
+        self._expire()
+        return min(self._gaps, default=self.high + 1) - 1
+
+    def take(self, ids: list[int]) -> list[int]:
+        """Of the ids just read (ascending), those not delivered before; notes new gaps."""
+        now = self._clock()
+        fresh = []
+        for event_id in ids:
+            if event_id in self._delivered or (event_id <= self.high and event_id not in self._gaps):
+                continue
+            self._gaps.pop(event_id, None)
+            for missing in range(self.high + 1, event_id):
+                self._gaps[missing] = now
+            self.high = max(self.high, event_id)
+            fresh.append(event_id)
+        self._delivered.update(fresh)
+        self._expire()
+        return fresh
+
+    def _expire(self) -> None:
+        now = self._clock()
+        for event_id, since in list(self._gaps.items()):
+            if now - since > GAP_GRACE_SECONDS:
+                del self._gaps[event_id]
+        floor = min(self._gaps, default=self.high + 1) - 1
+        self._delivered = {i for i in self._delivered if i > floor}
+
+
+class Subscriber:
+    """Wakes this process's readers when any process publishes an event.
+
+    One per process and database: on PostgreSQL a thread LISTENs on NOTIFY_CHANNEL, on SQLite
+    a thread polls the newest id. It runs only while someone is subscribed, so an idle process
+    (a CLI command, a test without consoles) holds no thread and no connection.
+    """
+
+    def __init__(self, database) -> None:
+        self.database = database
+        self._latest = 0
+        self._condition = threading.Condition()
+        self._subscribers = 0
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    @property
+    def latest(self) -> int:
+        """The newest event id this process knows has been published."""
+        with self._condition:
+            return self._latest
+
+    @contextlib.contextmanager
+    def subscription(self) -> Iterator["Subscriber"]:
+        """Hold the watcher thread running for the block."""
+        with self._condition:
+            self._subscribers += 1
+            if self._thread is None or not self._thread.is_alive():
+                self._stop.clear()
+                self._thread = threading.Thread(target=self._run, name="siaga112-events", daemon=True)
+                self._thread.start()
+        try:
+            yield self
+        finally:
+            with self._condition:
+                self._subscribers -= 1
+                if self._subscribers == 0:
+                    self._stop.set()
+
+    def wait(self, seen: int, timeout: float) -> bool:
+        """Block until an event newer than `seen` is known or `timeout` passes; True if woken."""
+        with self._condition:
+            return self._condition.wait_for(lambda: self._latest > seen, timeout=timeout)
+
+    def stop(self) -> None:
+        """Stop the watcher thread now and wait for it (for clean shutdown in tests and serve)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def _advance(self, event_id: int) -> None:
+        with self._condition:
+            if event_id > self._latest:
+                self._latest = event_id
+                self._condition.notify_all()
+
+    def _read_latest(self) -> None:
+        with self.database.session() as session:
+            self._advance(latest_id(session))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._read_latest()
+                if self.database.dialect == "postgresql":
+                    self._listen()
+                else:
+                    self._poll()
+            except Exception:  # a lost connection must not end live updates: log, pause, retry
+                log.exception("event watcher failed; retrying")
+                self._stop.wait(1.0)
+
+    def _poll(self) -> None:
+        while not self._stop.wait(POLL_SECONDS):
+            self._read_latest()
+
+    def _listen(self) -> None:
+        import psycopg
+
+        url = self.database.engine.url.set(drivername="postgresql")
+        with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as connection:
+            connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            # Anything published between the first read and LISTEN taking effect is caught here.
+            self._read_latest()
+            while not self._stop.is_set():
+                for notify in connection.notifies(timeout=LISTEN_TIMEOUT_SECONDS):
+                    if notify.payload.isdigit():
+                        self._advance(int(notify.payload))
+
+
+_subscribers: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_subscribers_lock = threading.Lock()
+
+
+def subscriber(database) -> Subscriber:
+    """The one Subscriber of this process for `database`."""
+    with _subscribers_lock:
+        found = _subscribers.get(database)
+        if found is None:
+            found = _subscribers[database] = Subscriber(database)
+        return found

@@ -14,7 +14,19 @@ log = logging.getLogger(__name__)
 
 def _jobs() -> list[tuple[str, Callable[[Runtime], None], dict]]:
     """Every periodic job, in one explicit table: (name, function(runtime), trigger arguments)."""
-    return []
+    from routing.notify import retry_due
+    from routing.units import mark_stale_units
+    from routing.alarms.supervision import check_panels
+    from recordings.jobs import POLL_SECONDS, run_due
+    from recordings.retention import run_retention
+
+    return [
+        ("units-stale", mark_stale_units, {"seconds": 30}),
+        ("sms-retry", retry_due, {"seconds": 15}),
+        ("panel-supervision", check_panels, {"seconds": 15}),
+        ("recordings-retention", run_retention, {"hours": 1}),
+        ("transcription", run_due, {"seconds": POLL_SECONDS}),
+    ]
 
 
 class SchedulerService:

@@ -50,8 +50,9 @@ class WebService:
 
 def _agi(runtime: Runtime) -> Service:
     from ivr.server import AgiService
+    from recordings.wiring import ivr_hooks
 
-    return AgiService(runtime)
+    return AgiService(runtime, hooks=ivr_hooks(runtime))
 
 
 def _alarms(runtime: Runtime) -> Service:

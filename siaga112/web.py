@@ -104,13 +104,14 @@ def machine_endpoint(view):
 
 def _check_csrf() -> None:
     # Cookie-carrying writes must carry the CSRF token. Bearer-token clients, signed webhooks
-    # and requests with no session cookie have no ambient credential a browser could be
+    # and API requests with no session cookie have no ambient credential a browser could be
     # tricked into sending, so they are exempt (and get a plain 401 if unauthenticated).
+    # Console forms, the login form among them, always need the token.
     if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
         return
     if auth.bearer_token():
         return
-    if current_app.config["SESSION_COOKIE_NAME"] not in request.cookies:
+    if request.path.startswith("/api/") and current_app.config["SESSION_COOKIE_NAME"] not in request.cookies:
         return
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
     if view is not None and getattr(view, "machine_endpoint", False):

@@ -62,6 +62,9 @@ class Reporter(Base):
     appeal_state: Mapped[str | None] = mapped_column(String(16))  # pending, granted, refused
     appeal_text: Mapped[str | None] = mapped_column(Text)
     appeal_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    appeal_decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    appeal_decided_by: Mapped[str | None] = mapped_column(String(120))
+    appeal_note: Mapped[str | None] = mapped_column(Text)  # the supervisor's reason, shown to the reporter
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from siaga112.db import Base, UTCDateTime, utcnow
@@ -20,10 +20,13 @@ class Jurisdiction(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     parent_code: Mapped[str | None] = mapped_column(String(32))
+    parent_name: Mapped[str | None] = mapped_column(String(120))  # the kota of a kecamatan, the kecamatan of a kelurahan
     police_sector: Mapped[str | None] = mapped_column(String(120))
     geometry: Mapped[dict] = mapped_column(JSON)
     centroid_lat: Mapped[float | None] = mapped_column(Float)
     centroid_lon: Mapped[float | None] = mapped_column(Float)
+    # Bumped on every change, so each process's routing index knows when to reload places.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class Agency(Base):
@@ -56,6 +59,13 @@ class Unit(Base):
     position_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    # "gps": reported by the unit, stale after unit_stale_seconds of silence; "post": where the
+    # unit is stationed (registered by an admin), which does not go stale.
+    position_source: Mapped[str | None] = mapped_column(String(8))
+    # True once the staleness job has announced this unit's position as unknown.
+    position_stale: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Bumped on every change, so the routing index of every process picks up moves and status.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, index=True)
 
     agency = relationship("Agency", back_populates="units")
 
@@ -72,6 +82,9 @@ class PointOfInterest(Base):
     lon: Mapped[float] = mapped_column(Float)
     agency_code: Mapped[str | None] = mapped_column(String(40))
     properties: Mapped[dict | None] = mapped_column(JSON)
+    # The feature's id in its source file, so a second import updates instead of duplicating.
+    source_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class CellTower(Base):
@@ -99,9 +112,10 @@ class Camera(Base):
     __tablename__ = "cameras"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200), unique=True)
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
     stream_url: Mapped[str | None] = mapped_column(Text)
     snapshot_url: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -11,9 +11,13 @@ from siaga112.db import Base, UTCDateTime, utcnow
 
 RECORDING_KINDS = ("statement", "full")
 # expected: the IVR asked Asterisk for it; ok: registered and verified; missing, empty,
-# truncated: Asterisk never wrote it, or wrote it badly; removed: retention took it.
-RECORDING_STATES = ("expected", "ok", "missing", "empty", "truncated", "removed")
+# truncated: Asterisk never wrote it, or wrote it badly; damaged: a file no decoder reads;
+# removed: retention took it.
+RECORDING_STATES = ("expected", "ok", "missing", "empty", "truncated", "damaged", "removed")
 TRANSCRIPT_STATES = ("pending", "partial", "done", "failed", "unavailable")
+# pending: waiting (or waiting to be retried after `lease_until`); running: claimed by `worker`
+# until `lease_until`, after which another worker may take it; done; failed: gave up.
+JOB_STATES = ("pending", "running", "done", "failed")
 
 
 class Recording(Base):
@@ -54,6 +58,8 @@ class TranscriptionJob(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"), unique=True)
     state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    worker: Mapped[str | None] = mapped_column(String(80))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
