@@ -1,0 +1,157 @@
+"""IP panic buttons: signed webhook events (panic, duress, cancel, test, heartbeat).
+
+Each device signs `TIMESTAMP.BODY` with its own secret (HMAC-SHA256). A stale timestamp or a
+bad signature is refused (401) so a captured request cannot be replayed later; a repeated
+event id gets the first answer back, because a button that lost our reply resends the same
+event and must not raise a second alarm.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from siaga112 import events
+from siaga112.db import iso, utcnow
+from siaga112.errors import ApiError
+from siaga112.models import Alarm, AlarmSite, ButtonEvent
+from siaga112.runtime import Runtime
+from routing.alarms.store import PRIORITY_TOP, AlarmIntake, alarm_json, take_alarm
+from routing.alarms.supervision import clear_offline
+
+MAX_SKEW_S = 300
+MAX_BODY_BYTES = 4096
+BUTTON_EVENTS = ("panic", "duress", "cancel", "test", "heartbeat")
+# What each event means: the alarm kind it raises (routing alias of the same name), or None.
+ALARM_KINDS = {"panic": "panic", "duress": "duress", "cancel": None, "test": None, "heartbeat": None}
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """The X-Siaga-Signature value a device sends: sha256=HEX of HMAC(secret, TIMESTAMP.BODY)."""
+    digest = hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def _check_signature(site: AlarmSite, timestamp: str | None, signature: str | None, body: bytes,
+                     now: float) -> None:
+    unsigned = ApiError(401, "bad_signature", "The event is not signed correctly for this device.")
+    if not timestamp or not signature:
+        raise unsigned
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        raise ApiError(401, "bad_timestamp", "X-Siaga-Timestamp must be Unix seconds.") from None
+    if abs(now - sent) > MAX_SKEW_S:
+        raise ApiError(401, "stale_timestamp",
+                       f"The event's timestamp is more than {MAX_SKEW_S} s from our clock; check the device's time.")
+    if not site.secret or not hmac.compare_digest(sign(site.secret, timestamp, body), signature.strip()):
+        raise unsigned
+
+
+def _parse(body: bytes) -> dict:
+    if len(body) > MAX_BODY_BYTES:
+        raise ApiError(413, "too_large", f"A button event is at most {MAX_BODY_BYTES} bytes.")
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+    device = data.get("device_id")
+    if not isinstance(device, str) or not device.strip() or len(device) > 120:
+        raise ApiError(400, "invalid_device_id", "device_id must be a non-empty string of at most 120 characters.")
+    return data
+
+
+def _validate(data: dict) -> None:
+    """The rest of the event, read only once its signature is known to be good."""
+    value = data.get("event_id")
+    if not isinstance(value, str) or not value.strip() or len(value) > 120:
+        raise ApiError(400, "invalid_event_id", "event_id must be a non-empty string of at most 120 characters.")
+    if data.get("event") not in BUTTON_EVENTS:
+        raise ApiError(400, "invalid_event", f"event must be one of {', '.join(BUTTON_EVENTS)}.")
+
+
+def _sent_at(value) -> datetime | None:
+    """The device's own `ts` (Unix seconds or ISO 8601); informative only, never trusted for order."""
+    try:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return datetime.fromtimestamp(float(value), timezone.utc)
+        if isinstance(value, str) and value:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return parsed.astimezone(timezone.utc) if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return None
+
+
+def receive(session: Session, runtime: Runtime, body: bytes, timestamp: str | None, signature: str | None,
+            now: float | None = None) -> tuple[int, dict]:
+    """Check, store and answer one button event: (HTTP status, JSON body). Commits."""
+    data = _parse(body)
+    site = session.scalar(select(AlarmSite).where(AlarmSite.device_id == data["device_id"]))
+    if site is None:
+        raise ApiError(404, "unknown_device", "No button is registered with this device id.")
+    _check_signature(site, timestamp, signature, body, time.time() if now is None else now)
+    _validate(data)
+    event_id = data["event_id"].strip()
+    first = _first_answer(session, site.id, event_id)
+    if first is not None:
+        return 200, first
+    kind = data["event"]
+    result: dict = {"event_id": event_id, "event": kind}
+    alarm = None
+    if ALARM_KINDS[kind]:
+        alarm, _ = take_alarm(session, runtime, AlarmIntake(
+            source="button", kind=ALARM_KINDS[kind], category=ALARM_KINDS[kind], priority=PRIORITY_TOP,
+            lat=site.lat, lon=site.lon, site_id=site.id, dedupe_key=f"button:{site.id}:{event_id}",
+            message=f"{site.name}: {kind} button", raw=body.decode("utf-8", errors="replace"),
+            flags={"silent": True} if kind == "duress" else {},
+        ))
+        result.update(result="alarm", alarm=alarm_json(session, alarm))
+    elif kind == "cancel":
+        result.update(_note_cancel(session, site))
+    else:
+        result.update(result="seen")
+    site.last_seen_at = utcnow()
+    if site.offline:
+        clear_offline(session, site)
+    session.add(ButtonEvent(site_id=site.id, event_id=event_id, event=kind, sent_at=_sent_at(data.get("ts")),
+                            alarm_id=alarm.id if alarm else None, result=result))
+    try:
+        session.commit()
+    except IntegrityError:  # the same event raced in on another connection: its answer stands
+        session.rollback()
+        first = _first_answer(session, site.id, event_id)
+        if first is None:
+            raise
+        return 200, first
+    return (201 if alarm is not None else 200), result
+
+
+def _first_answer(session: Session, site_id: int, event_id: str) -> dict | None:
+    row = session.scalar(select(ButtonEvent).where(ButtonEvent.site_id == site_id, ButtonEvent.event_id == event_id))
+    if row is None:
+        return None
+    return {**row.result, "repeated": True}
+
+
+def _note_cancel(session: Session, site: AlarmSite) -> dict:
+    """A cancel is shown on the site's open alarm but never closes it: a robber can force a cancel."""
+    alarm = session.scalar(select(Alarm).where(Alarm.site_id == site.id, Alarm.source == "button",
+                                               Alarm.state != "closed").order_by(Alarm.id.desc()).limit(1))
+    if alarm is None:
+        return {"result": "nothing_to_cancel"}
+    flags = dict(alarm.flags or {})
+    flags["cancel_requested_at"] = iso(utcnow())
+    alarm.flags = flags
+    session.flush()
+    events.publish(session, "alarm.updated", alarm_json(session, alarm))
+    return {"result": "cancel_noted", "alarm_id": alarm.id}

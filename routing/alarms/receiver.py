@@ -1,0 +1,448 @@
+"""The SIA DC-09 receiver: alarm panels report over TCP; every alarm is stored before its ACK.
+
+pysiaalarm's own servers send the ACK and only then call the consumer, so a crash in between
+loses an alarm the panel believes delivered and will never resend. This receiver uses
+pysiaalarm for reading frames and building replies (`routing.alarms.dc09`) but runs its own
+asyncio server: a frame that needs storing goes to the group committer, which gathers the
+frames arriving within a few milliseconds across all connections, stores them in one
+transaction, and only after the commit releases their replies. One fsync then covers many
+panels: that, not skipping the fsync, is what brings stored-before-ACK close to the bare rate.
+
+Consumers (callables given the summaries of the new alarms, as consoles see them) run after
+the commit; one that fails is logged and counted and never stops the receiver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable
+
+from pysiaalarm import SIAAccount
+from sqlalchemy import bindparam, select, update
+
+from siaga112.db import utcnow
+from siaga112.models import AlarmSite
+from siaga112.runtime import Runtime
+from routing.alarms import dc09
+from routing.alarms.store import AlarmIntake, RouteMemo, take_alarms
+from routing.alarms.supervision import clear_offline, note_restore
+
+log = logging.getLogger(__name__)
+
+Consumer = Callable[[list[dict]], None]
+
+GROUP_COMMIT_MS = 2.0  # how long the committer waits for more frames once one has arrived
+WINDOW_POLL_S = 0.0002  # how often the committer looks at the queue during the window
+MAX_BATCH = 500
+IDLE_TIMEOUT_S = 600.0  # a panel connection silent this long is closed
+ACCOUNT_RELOAD_MIN_S = 1.0  # an unknown account's frames reload the accounts at most this often
+
+
+@dataclass(frozen=True)
+class SiteRef:
+    """What the receiver needs of a site to store its alarms without a query per frame."""
+
+    id: int
+    name: str
+    lat: float
+    lon: float
+
+
+@dataclass
+class ReceiverCounts:
+    """What the receiver has seen; refusals by kind (see `dc09.REFUSALS`)."""
+
+    frames: int = 0
+    acked: int = 0
+    alarms_stored: int = 0
+    retransmissions: int = 0
+    store_errors: int = 0
+    consumer_errors: int = 0
+    refused: Counter = field(default_factory=Counter)
+
+
+class AccountBook:
+    """Registered DC-09 accounts, read from the database and reloaded when an unknown one calls.
+
+    A miss reloads at once, but each account's misses reload at most once per
+    `reload_after_miss_s`, so a panel we do not know cannot make every frame a database query.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.accounts: dict[str, SIAAccount] = {}
+        self.sites: dict[str, SiteRef] = {}
+        self.reload_after_miss_s = ACCOUNT_RELOAD_MIN_S
+        self._misses: dict[str | None, float] = {}
+
+    def reload(self) -> None:
+        with self.runtime.database.session() as session:
+            rows = session.scalars(select(AlarmSite).where(AlarmSite.account.is_not(None))).all()
+            self.accounts = dc09.accounts_for(rows)
+            self.sites = {row.account.upper(): SiteRef(row.id, row.name, row.lat, row.lon) for row in rows}
+
+    def should_reload_for(self, account: str | None) -> bool:
+        """True when this account's miss may reload the accounts now (and notes the attempt)."""
+        now = time.monotonic()
+        if now - self._misses.get(account, -1e9) < self.reload_after_miss_s:
+            return False
+        if len(self._misses) > 10_000:
+            self._misses.clear()
+        self._misses[account] = now
+        return True
+
+
+@dataclass
+class Pending:
+    """A frame accepted by reading, waiting for its commit before its reply goes out."""
+
+    line: str
+    reading: dc09.Reading
+    site: SiteRef
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future
+
+
+_STOP = object()
+# One expanding parameter for a batch's sites: SQLAlchemy then binds the list once, not per value.
+_SITES = AlarmSite.id.in_(bindparam("ids", expanding=True))
+_SEEN = update(AlarmSite).where(_SITES).execution_options(synchronize_session=False)
+_OFFLINE = select(AlarmSite).where(_SITES, AlarmSite.offline.is_(True))
+
+
+class GroupCommitter:
+    """One thread that stores accepted frames in batches and then releases their replies."""
+
+    def __init__(self, runtime: Runtime, counts: ReceiverCounts, consumers: list[Consumer],
+                 window_s: float = GROUP_COMMIT_MS / 1000, max_batch: int = MAX_BATCH) -> None:
+        self.runtime = runtime
+        self.counts = counts
+        self.consumers = consumers
+        self.window_s = window_s
+        self.max_batch = max_batch
+        self.routes = RouteMemo()
+        self.queue: queue.Queue = queue.Queue()
+        self.thread = threading.Thread(target=self._run, name="sia-group-commit", daemon=True)
+        self.batches = 0
+        self._last_batch = 0
+        self.open_connections = 0  # kept by the event loop; read here to know when a batch is whole
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Store what is queued, release its replies, then end the thread."""
+        self.queue.put(_STOP)
+        self.thread.join(timeout=30)
+
+    def submit(self, pending: Pending) -> None:
+        self.queue.put(pending)
+
+    def _gather(self, first: Pending) -> tuple[list[Pending], bool]:
+        """The first frame and those arriving within the window.
+
+        A panel has one frame in flight at a time, so once every open connection has a frame
+        in the batch there is nothing more to wait for. When traffic is light (the last batch
+        was a single frame) there is no waiting at all. The committer looks at the queue a few
+        times per window rather than waking for each frame: every wake-up would take the
+        interpreter lock from the thread that reads the panels.
+        """
+        batch = [first]
+        deadline = time.monotonic() + (self.window_s if self._last_batch > 1 else 0.0)
+        while True:
+            while len(batch) < self.max_batch:
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    return batch, True
+                batch.append(item)
+            if len(batch) >= min(self.max_batch, max(1, self.open_connections)) or time.monotonic() >= deadline:
+                return batch, False
+            time.sleep(WINDOW_POLL_S)
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self.queue.get()
+            if first is _STOP:
+                break
+            batch, stopping = self._gather(first)
+            self._last_batch = len(batch)
+            self._commit(batch)
+        while True:  # anything that slipped in behind the stop marker is still stored
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _STOP:
+                self._commit([item])
+
+    def _commit(self, batch: list[Pending]) -> None:
+        self.batches += 1
+        try:
+            new_alarms = self._store(batch)
+            replies = [(pending, pending.reading.reply) for pending in batch]
+        except Exception:
+            log.exception("storing a batch of %s panel frames failed; storing them one by one", len(batch))
+            new_alarms, replies = [], []
+            for pending in batch:
+                try:
+                    new_alarms += self._store([pending])
+                    replies.append((pending, pending.reading.reply))
+                except Exception:
+                    log.exception("a panel frame could not be stored; it gets NAK and the panel will resend: %r",
+                                  pending.line)
+                    self.counts.store_errors += 1
+                    replies.append((pending, dc09.nak()))
+        _release(replies)
+        self._consume(new_alarms)
+
+    def _store(self, batch: list[Pending]) -> list[dict]:
+        """One transaction: the batch's alarms, its sites' last report, restores, offline cleared."""
+        now = utcnow()
+        alarm_items = [p for p in batch if p.reading.consequence.action == "alarm"]
+        with self.runtime.database.session() as session:
+            results = take_alarms(session, self.runtime, [_intake(p) for p in alarm_items], routes=self.routes,
+                                  with_summaries=bool(self.consumers))
+            site_ids = {"ids": list({p.site.id for p in batch})}
+            session.execute(_SEEN.values(last_seen_at=now), site_ids)
+            for site in session.scalars(_OFFLINE, site_ids):
+                clear_offline(session, site)
+            for pending in batch:
+                if pending.reading.consequence.action == "restore":
+                    note_restore(session, pending.site.id, pending.reading.consequence.kind,
+                                 pending.reading.describe())
+        created = [taken.summary for taken in results if taken.created]
+        self.counts.alarms_stored += len(created)
+        self.counts.retransmissions += len(results) - len(created)
+        self.counts.acked += len(batch)
+        return created
+
+    def _consume(self, alarms: list[dict]) -> None:
+        if not alarms:
+            return
+        for consumer in self.consumers:
+            try:
+                consumer(alarms)
+            except Exception:
+                self.counts.consumer_errors += 1
+                log.exception("alarm consumer %r failed; the receiver goes on", consumer)
+
+
+def _intake(pending: Pending) -> AlarmIntake:
+    reading, site = pending.reading, pending.site
+    event, consequence = reading.event, reading.consequence
+    return AlarmIntake(
+        source="panel", kind=consequence.kind, category=consequence.category, priority=consequence.priority,
+        lat=site.lat, lon=site.lon, site_id=site.id, dedupe_key=reading.retransmission_key, raw=pending.line,
+        message=f"{site.name}: {reading.describe()}",
+        flags={"sia_code": event.code, "zone": event.ri, "account": reading.account, "sequence": event.sequence},
+    )
+
+
+def _release(replies: list[tuple[Pending, bytes]]) -> None:
+    """Hand the replies of a stored batch to the event loop with one wake-up, not one per frame."""
+    if not replies:
+        return
+
+    def deliver() -> None:
+        for pending, reply in replies:
+            if not pending.future.done():
+                pending.future.set_result(reply)
+
+    try:
+        replies[0][0].loop.call_soon_threadsafe(deliver)
+    except RuntimeError:  # the loop is gone: the connections are closed, the panels will resend
+        pass
+
+
+class AlarmReceiverService:
+    """`siaga112 serve`'s alarm service: the DC-09 receiver on `sia_port` (0 picks a free port)."""
+
+    name = "alarms"
+
+    def __init__(self, runtime: Runtime, *, consumers: list[Consumer] | None = None,
+                 group_commit_ms: float | None = None, max_batch: int = MAX_BATCH, host: str | None = None,
+                 port: int | None = None) -> None:
+        settings = runtime.settings
+        self.runtime = runtime
+        self.host = host or settings.bind_host
+        self.requested_port = settings.sia_port if port is None else port
+        self.port: int | None = None
+        self.counts = ReceiverCounts()
+        self.consumers: list[Consumer] = list(consumers or [])
+        window_ms = group_commit_ms if group_commit_ms is not None else settings.sia_group_commit_ms
+        self.book = AccountBook(runtime)
+        self.committer = GroupCommitter(runtime, self.counts, self.consumers, window_ms / 1000, max_batch)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._connections: set[asyncio.Task] = set()
+        self._transports: set[asyncio.BaseTransport] = set()
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._start_error: BaseException | None = None
+        self._reload_lock: asyncio.Lock | None = None
+
+    # -- life cycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        """Load the accounts, warm up routing, and listen; returns once the port is bound."""
+        self.book.reload()
+        self._warm_up_routing()
+        self.committer.start()
+        self._thread = threading.Thread(target=self._run, name="sia-receiver", daemon=True)
+        self._thread.start()
+        self._ready.wait(timeout=30)
+        if self._start_error is not None:
+            self.committer.stop()
+            raise self._start_error
+        log.info("SIA DC-09 receiver on %s:%s (%s accounts)", self.host, self.port, len(self.book.accounts))
+
+    def _warm_up_routing(self) -> None:
+        """Build the routing engine now, so the first panic is not the one that waits for it."""
+        try:
+            from routing.service import engine_for
+
+            with self.runtime.database.session() as session:
+                engine_for(self.runtime).sync(session)
+        except Exception:  # routing trouble is written on each alarm; it never stops the receiver
+            log.exception("routing could not be prepared; alarms will be stored unrouted until it can")
+
+    def stop(self) -> None:
+        """Stop listening, store and answer what is in flight, close connections, join threads."""
+        if self._loop is not None and self._thread is not None and self._thread.is_alive():
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(timeout=60)
+            self._thread.join(timeout=30)
+        elif self.committer.thread.is_alive():
+            self.committer.stop()
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._open())
+        except BaseException as error:  # the port is taken, or the host cannot be bound
+            self._start_error = error
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def _open(self) -> None:
+        self._reload_lock = asyncio.Lock()
+        loop = asyncio.get_running_loop()
+        transports = self._transports
+
+        class Protocol(asyncio.StreamReaderProtocol):
+            """Keeps every open transport, so a stop closes even a connection accepted a moment ago."""
+
+            def connection_made(self, transport) -> None:
+                transports.add(transport)
+                super().connection_made(transport)
+
+            def connection_lost(self, exc) -> None:
+                transports.discard(self._transport)
+                super().connection_lost(exc)
+
+        def protocol() -> Protocol:
+            reader = asyncio.StreamReader(limit=dc09.MAX_FRAME_BYTES * 2, loop=loop)
+            return Protocol(reader, self._connection, loop=loop)
+
+        self._server = await loop.create_server(protocol, self.host, self.requested_port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _shutdown(self) -> None:
+        """Stop accepting, store and answer what is queued, then close every connection."""
+        loop = asyncio.get_running_loop()
+        me = asyncio.current_task()
+        # Python 3.11 leaks a socket accepted just before Server.close() (its accept task then
+        # fails): stop accepting first, let accepts in progress finish, and only then close.
+        for sock in self._server.sockets:
+            loop.remove_reader(sock.fileno())
+        for _ in range(100):
+            if not [t for t in asyncio.all_tasks() if t is not me and t not in self._connections and not t.done()]:
+                break
+            await asyncio.sleep(0)
+        self._server.close()
+        await loop.run_in_executor(None, self.committer.stop)
+        others = [task for task in asyncio.all_tasks() if task is not me]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+        for transport in list(self._transports):
+            transport.close()
+        await asyncio.sleep(0)
+        await self._server.wait_closed()
+        loop.call_soon(loop.stop)
+
+    # -- connections -----------------------------------------------------------------------
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        self._connections.add(task)
+        self.committer.open_connections += 1
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(IDLE_TIMEOUT_S):
+                        raw = await reader.readuntil(b"\r")
+                except asyncio.LimitOverrunError:
+                    # No CR within the limit: not DC-09. Refuse and hang up (the buffer is lost).
+                    self.counts.frames += 1
+                    self.counts.refused["oversize"] += 1
+                    writer.write(dc09.nak())
+                    await writer.drain()
+                    break
+                except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
+                    break
+                reply = await self._answer(raw)
+                if reply:
+                    writer.write(reply)
+                    await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self.committer.open_connections -= 1
+            self._connections.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await writer.wait_closed()
+
+    async def _answer(self, raw: bytes) -> bytes | None:
+        """The reply to one frame; for an accepted frame, only once what it says is stored."""
+        line = raw.decode("ascii", errors="ignore").strip()
+        if not line:
+            return None
+        self.counts.frames += 1
+        reading = dc09.read_frame(line, self.book.accounts)
+        if reading.refusal in ("account", "format") and self.book.should_reload_for(reading.account):
+            await self._reload_accounts()
+            reading = dc09.read_frame(line, self.book.accounts)
+        if not reading.accepted:
+            self.counts.refused[reading.refusal] += 1
+            log.warning("DC-09 frame refused (%s) from account %s: %r", reading.refusal, reading.account, line[:120])
+            return reading.reply
+        site = self.book.sites.get((reading.account or "").upper())
+        if site is None:  # an OH receiver heartbeat: no account of ours, nothing to store
+            self.counts.acked += 1
+            return reading.reply
+        loop = asyncio.get_running_loop()
+        pending = Pending(line, reading, site, loop, loop.create_future())
+        self.committer.submit(pending)
+        return await pending.future
+
+    async def _reload_accounts(self) -> None:
+        async with self._reload_lock:
+            await asyncio.get_running_loop().run_in_executor(None, self.book.reload)

@@ -1,0 +1,80 @@
+"""The citizen app's one-button SOS.
+
+Life safety decides what is refused: a body we cannot read, or one without the phone number
+that tells us who to call back, is a 400 the app can fix and resend at once. Anything else is
+taken. Coordinates that are missing or impossible (NaN, out of range, the 0, 0 of a phone
+without a fix) do not refuse the SOS: it is stored unlocated with the reason, so a call-taker
+calls the number back and asks. A blocked reporter's SOS is taken too, only marked and lowered.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from siaga112.errors import ApiError
+from siaga112.models import Alarm
+from siaga112.runtime import Runtime
+from routing import reporters
+from routing.alarms.store import PRIORITY_BLOCKED_REPORTER, PRIORITY_TOP, AlarmIntake, commit_alarm
+
+MAX_MESSAGE_CHARS = 2000
+DEFAULT_KIND = "sos"
+
+
+def _text(value, name: str, limit: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, f"invalid_{name}", f"{name} must be text.")
+    return value.strip()[:limit] or None
+
+
+def _category(runtime: Runtime, kind: str) -> str:
+    """The kind itself when routing knows it (medical, fire, crime, ...), else the SOS alias."""
+    from routing.service import valid_categories
+
+    try:
+        return kind if kind in valid_categories(runtime) else DEFAULT_KIND
+    except Exception:  # the rules cannot be read: route as a plain SOS, the alarm still stands
+        return DEFAULT_KIND
+
+
+def take_sos(session: Session, runtime: Runtime, body: dict, *,
+             idempotency_key: str | None = None) -> tuple[Alarm, bool]:
+    """Store one SOS and commit: (alarm, created). Raises ApiError(400) only for what the app can fix."""
+    reporter_data = body.get("reporter")
+    if not isinstance(reporter_data, dict):
+        raise ApiError(400, "missing_reporter", "The SOS needs reporter.phone so we can call back.")
+    try:
+        phone = reporters.normalize_phone(reporter_data.get("phone"), runtime.settings.phone_region)
+    except ValueError as error:
+        raise ApiError(400, "invalid_phone", f"{error} The SOS needs the reporter's phone to call back.") from None
+    name = _text(reporter_data.get("name"), "name", 200)
+    app_user_id = _text(reporter_data.get("app_user_id"), "app_user_id", 120)
+    kind = _text(body.get("kind"), "kind", 32) or DEFAULT_KIND
+    message = _text(body.get("message"), "message", MAX_MESSAGE_CHARS)
+
+    flags: dict = {}
+    location = body.get("location")
+    lat = lon = accuracy = None
+    if isinstance(location, dict):
+        lat, lon = location.get("lat"), location.get("lon")
+        accuracy = location.get("accuracy_m")
+        if accuracy is not None and (isinstance(accuracy, bool) or not isinstance(accuracy, (int, float))
+                                     or not 0 <= accuracy < 1e6):
+            flags["accuracy_warning"] = "The accuracy sent was not a distance in metres; it was ignored."
+            accuracy = None
+    elif location is not None:
+        flags["location_warning"] = "The location was not an object with lat and lon; ask the caller where they are."
+        flags["reported_location"] = repr(location)[:200]
+
+    reporter = reporters.get_or_create(session, phone, name=name, app_user_id=app_user_id)
+    priority = PRIORITY_TOP
+    if reporter.blocked:
+        flags.update(reporter_blocked=True, reporter_strikes=reporter.strikes)
+        priority = PRIORITY_BLOCKED_REPORTER
+    return commit_alarm(session, runtime, AlarmIntake(
+        source="sos", kind=kind, category=_category(runtime, kind), priority=priority, lat=lat, lon=lon,
+        accuracy_m=float(accuracy) if accuracy is not None else None, message=message, reporter_id=reporter.id,
+        dedupe_key=f"sos:{phone}:{idempotency_key}" if idempotency_key else None, flags=flags,
+    ))

@@ -1,0 +1,23 @@
+"""The citizen app's SOS: one POST, one alarm with its routing."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from siaga112.auth import require
+from siaga112.web import db, json_body, runtime
+from routing.alarms.sos import take_sos
+from routing.alarms.store import alarm_json
+
+bp = Blueprint("sos_api", __name__, url_prefix="/api/v1")
+
+
+@bp.post("/sos")
+@require("alarms:write")
+def sos():
+    """201 with the alarm; a resend with the same Idempotency-Key gets 200 and the first alarm."""
+    body = json_body()
+    key = (request.headers.get("Idempotency-Key") or "").strip()[:100] or None
+    session = db()
+    alarm, created = take_sos(session, runtime(), body, idempotency_key=key)
+    return jsonify(alarm_json(session, alarm)), 201 if created else 200

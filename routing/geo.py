@@ -1,0 +1,79 @@
+"""Coordinates: validation in human words, great-circle distance, and unit vectors for the KD-tree.
+
+Every place that accepts a position from outside (callers, apps, units, panels) validates it
+here, so a NaN, a swapped pair or the (0, 0) "null island" of a phone without a fix is refused
+with one sentence the console can show as is.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG); great-circle distances use it
+
+
+def validate_point(lat, lon) -> tuple[float, float]:
+    """Return (lat, lon) as floats, or raise ValueError with a sentence a person can act on."""
+    try:
+        lat_f = float(lat)
+        lon_f = float(lon)
+    except (TypeError, ValueError):
+        raise ValueError("Latitude and longitude must be numbers in decimal degrees.") from None
+    if isinstance(lat, bool) or isinstance(lon, bool):
+        raise ValueError("Latitude and longitude must be numbers in decimal degrees.")
+    if not (math.isfinite(lat_f) and math.isfinite(lon_f)):
+        raise ValueError("Latitude and longitude must be finite numbers, not NaN or infinity.")
+    if not -90.0 <= lat_f <= 90.0:
+        raise ValueError(f"Latitude {lat_f:g} is out of range; it must be between -90 and 90.")
+    if not -180.0 <= lon_f <= 180.0:
+        raise ValueError(f"Longitude {lon_f:g} is out of range; it must be between -180 and 180.")
+    if lat_f == 0.0 and lon_f == 0.0:
+        raise ValueError("The position 0, 0 is the default of a device without a fix, not a real location.")
+    return lat_f, lon_f
+
+
+def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres between two points."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def haversine_m_many(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
+    """Great-circle distances in metres from one point to many (the linear-scan baseline)."""
+    p1 = math.radians(lat)
+    p2 = np.radians(lats)
+    dp = p2 - p1
+    dl = np.radians(lons - lon)
+    a = np.sin(dp / 2) ** 2 + math.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+
+
+def unit_vectors(lats, lons) -> np.ndarray:
+    """Points on the unit sphere: straight-line (chord) order there equals great-circle order."""
+    la = np.radians(np.asarray(lats, dtype=float))
+    lo = np.radians(np.asarray(lons, dtype=float))
+    cos_la = np.cos(la)
+    return np.column_stack((cos_la * np.cos(lo), cos_la * np.sin(lo), np.sin(la)))
+
+
+def unit_vector(lat: float, lon: float) -> np.ndarray:
+    """One point on the unit sphere (the per-decision fast path of `unit_vectors`)."""
+    la, lo = math.radians(lat), math.radians(lon)
+    cos_la = math.cos(la)
+    return np.array((cos_la * math.cos(lo), cos_la * math.sin(lo), math.sin(la)))
+
+
+def chord_to_m(chord) -> np.ndarray:
+    """Turn chord lengths on the unit sphere into great-circle metres."""
+    chord = np.minimum(np.asarray(chord, dtype=float), 2.0)
+    return 2 * EARTH_RADIUS_M * np.arcsin(chord / 2)
+
+
+def m_to_chord(metres: float) -> float:
+    """The chord on the unit sphere that spans `metres` of great circle (for radius queries)."""
+    angle = min(math.pi, metres / EARTH_RADIUS_M)
+    return 2 * math.sin(angle / 2)

@@ -1,0 +1,407 @@
+"""The in-memory table of field units and the KD-tree that finds the nearest available ones.
+
+Every unit available at build time sits in one cKDTree, as a unit vector with a fourth
+coordinate that keeps each (agency, kind) group apart: chords on the unit sphere are at most 2
+and groups lie 4 apart, so a query bounded at 3 only ever sees its own group. One call then
+answers every agency and kind a decision needs, instead of one call (~10 us each) per group.
+
+Units move every few seconds, so rebuilding the tree on every GPS fix would cost more than the
+decisions it serves. A changed unit is marked unclean at its tree position and put in its
+group's "dirty" set; queries skip unclean positions and judge the dirty few directly, and the
+tree is rebuilt lazily, on the next query, once some group's dirty set outgrows a small share
+of that group. Small tables skip the tree: one pass of numpy over every row is faster below
+~1,000 units. Answers are the same as a linear scan over every unit (tested with random data,
+ties included), which stays here as the baseline.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from routing.geo import haversine_m, haversine_m_many, m_to_chord, unit_vector, unit_vectors
+
+AVAILABLE = "available"
+
+
+@dataclass
+class UnitState:
+    """What routing needs of a unit; `position_at` is a POSIX time, None for a fixed post."""
+
+    id: int
+    callsign: str
+    agency: str
+    kind: str
+    status: str
+    lat: float | None
+    lon: float | None
+    position_at: float | None
+    source: str | None = "gps"
+
+    def has_position(self) -> bool:
+        return self.lat is not None and self.lon is not None
+
+    def is_fresh(self, now: float, stale_seconds: float) -> bool:
+        """A GPS position older than the stale limit is unknown; a stationed post never ages."""
+        if not self.has_position():
+            return False
+        if self.source == "post":
+            return True
+        return self.position_at is not None and now - self.position_at <= stale_seconds
+
+    def eligible(self, now: float, stale_seconds: float) -> bool:
+        return self.status == AVAILABLE and self.is_fresh(now, stale_seconds)
+
+
+# Below this many points one numpy pass over the unit vectors beats a KD-tree query (whose
+# fixed call cost is ~10 us); above it the tree wins, and by far at thousands of units.
+BRUTE_FORCE_MAX = 1024
+# Distances this close to the k-th nearest count as ties: such candidates are all kept and the
+# final ranking (exact great-circle metres, then call sign or name) decides between them, so
+# rounding in the chord arithmetic can never pick a different unit than the linear scan.
+TIE_M = 0.01
+TIE_CHORD = m_to_chord(TIE_M)
+GROUP_SPACING = 4.0  # fourth-coordinate distance between two (agency, kind) groups
+GROUP_BOUND = 3.0  # query radius: beyond any chord (2), short of the next group (4)
+
+
+def with_ties(sorted_distances: list[float], k: int, tie: float) -> int:
+    """How many of the first entries of an ascending list to keep: k, plus any tied with the k-th."""
+    if len(sorted_distances) <= k:
+        return len(sorted_distances)
+    limit = sorted_distances[k - 1] + tie
+    keep = k
+    while keep < len(sorted_distances) and sorted_distances[keep] <= limit:
+        keep += 1
+    return keep
+
+
+@dataclass
+class _Plan:
+    """The groups one tuple of wants asks of a snapshot, with how many each, and their query rows."""
+
+    keys: list[tuple[str, str]]
+    codes: list[int]
+    ks: list[int]
+    k_query: int  # twice the most wanted, and a few: spare for unclean, stale or tied units
+    rows: np.ndarray
+
+
+class _Snapshot:
+    """The units that were available when it was built, in one 4-D KD-tree (or flat, if few).
+
+    Arrays are indexed by tree position; one extra sentinel position (n) stands for "no more
+    members" as cKDTree reports it, and is never clean.
+    """
+
+    def __init__(self, units: list[UnitState]) -> None:
+        self.groups: dict[tuple[str, str], int] = {}  # (agency, kind) -> group code
+        codes = np.array([self.groups.setdefault((u.agency, u.kind), len(self.groups)) for u in units], dtype=np.int64)
+        order = np.argsort(codes, kind="stable")  # each group contiguous, for the flat path and spans
+        units = [units[i] for i in order.tolist()]
+        codes = codes[order]
+        bounds = np.searchsorted(codes, np.arange(len(self.groups) + 1)).tolist()
+        self.spans = list(zip(bounds[:-1], bounds[1:]))  # group code -> (start, end) positions
+        self.units = units
+        n = self.size = len(units)
+        # One pass over the unit objects (at 100,000 units each pass costs tens of milliseconds).
+        # A post never ages: +inf makes `now - position_at <= stale` true, the same test as the scan.
+        columns = [(u.id, u.lat, u.lon, float("inf") if u.source == "post" else u.position_at) for u in units]
+        ids, lats, lons, position_at = zip(*columns) if columns else ((), (), (), ())
+        self.position = dict(zip(ids, range(n)))
+        self.clean = [True] * n + [False]
+        self.position_at = list(position_at) + [float("-inf")]
+        self.xyz = unit_vectors(lats, lons) if units else np.empty((0, 3))
+        self.plans: dict[tuple, _Plan] = {}
+        self.tree = None
+        if n > BRUTE_FORCE_MAX:
+            offsets = codes.astype(float) * GROUP_SPACING
+            self.tree = cKDTree(np.column_stack((self.xyz, offsets)), balanced_tree=False)
+
+    def group_size(self, key: tuple[str, str]) -> int:
+        code = self.groups.get(key)
+        if code is None:
+            return 0
+        start, end = self.spans[code]
+        return end - start
+
+    def plan(self, wants) -> "_Plan":
+        """Which of this snapshot's groups a set of wants asks, and the query rows for them (cached)."""
+        plan = self.plans.get(wants)
+        if plan is None:
+            groups: dict[tuple[str, str], int] = {}  # (agency, kind) in the tree -> how many wanted
+            for agency, kinds, k in wants:
+                for kind in kinds:
+                    if k > 0 and (agency, kind) in self.groups:
+                        groups[(agency, kind)] = max(k, groups.get((agency, kind), 0))
+            codes = [self.groups[key] for key in groups]
+            rows = np.zeros((len(codes), 4))
+            rows[:, 3] = np.asarray(codes, dtype=float) * GROUP_SPACING
+            plan = self.plans[wants] = _Plan(list(groups), codes, list(groups.values()),
+                                             2 * max(groups.values(), default=0) + 4, rows)
+        return plan
+
+    def query(self, point, codes: list[int], k: int, rows: np.ndarray | None = None) -> tuple[list[list[float]], list[list[int]]]:
+        """For each group code, its k nearest members: chords and positions, nearest first.
+
+        `rows` are the 4-D query rows of those groups with their fourth coordinate set (a plan's).
+        """
+        if self.tree is not None:
+            if rows is None:
+                rows = np.zeros((len(codes), 4))
+                rows[:, 3] = np.asarray(codes, dtype=float) * GROUP_SPACING
+            rows[:, :3] = point  # a plan's own rows are reused: queries run under the index lock
+            chords, positions = self.tree.query(rows, k=max(k, 2), distance_upper_bound=GROUP_BOUND)
+            return chords.tolist(), positions.tolist()
+        return self._query_flat(point, codes, k)
+
+    def _query_flat(self, point, codes: list[int], k: int):
+        """The same answer from one numpy pass over the asked groups' rows (small tables)."""
+        all_chords, all_positions = [], []
+        for code in codes:
+            start, end = self.spans[code]
+            diff = self.xyz[start:end] - point
+            span = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+            if k < end - start:
+                order = np.argpartition(span, k - 1)[:k]
+                ending = []  # more members lie beyond: the caller may ask again
+            else:
+                order = np.arange(end - start)
+                ending = [self.size]  # the sentinel, as cKDTree ends a group it has exhausted
+            order = order[np.argsort(span[order], kind="stable")]
+            all_chords.append(span[order].tolist() + [float("inf")] * len(ending))
+            all_positions.append((order + start).tolist() + ending)
+        return all_chords, all_positions
+
+    def query_one(self, point, code: int, k: int) -> tuple[list[float], list[int]]:
+        """One group's k nearest members (asked again, further, when the first answer fell short)."""
+        chords, positions = self.query(point, [code], k)
+        return chords[0], positions[0]
+
+
+class UnitIndex:
+    """Field units by id, with a lazily rebuilt KD-tree and a dirty set per (agency, kind)."""
+
+    def __init__(self, stale_seconds: float, *, min_dirty: int = 32, dirty_share: float = 0.02) -> None:
+        self.stale_seconds = stale_seconds
+        self.min_dirty = min_dirty
+        self.dirty_share = dirty_share
+        self.units: dict[int, UnitState] = {}
+        self._snapshot: _Snapshot | None = None
+        self._dirty: dict[tuple[str, str], set[int]] = {}
+        self._rebuild_due = True
+        self._lock = threading.RLock()
+        self.rebuilds = 0
+
+    def __len__(self) -> int:
+        return len(self.units)
+
+    def load(self, units: list[UnitState]) -> None:
+        """Replace every unit; the tree is built on first use."""
+        with self._lock:
+            self.units = {u.id: u for u in units}
+            self._snapshot = None
+            self._dirty.clear()
+            self._rebuild_due = True
+
+    def upsert(self, unit: UnitState) -> None:
+        """Take a unit's new position, status or kind; cheap, whatever the number of units."""
+        with self._lock:
+            old = self.units.get(unit.id)
+            if old == unit:
+                return
+            self.units[unit.id] = unit
+            snapshot = self._snapshot
+            if snapshot is not None:
+                position = snapshot.position.get(unit.id)
+                if position is not None:
+                    snapshot.clean[position] = False
+            for state in (old, unit):
+                if state is not None:
+                    key = (state.agency, state.kind)
+                    dirty = self._dirty.setdefault(key, set())
+                    dirty.add(state.id)
+                    size = snapshot.group_size(key) if snapshot is not None else 0
+                    if len(dirty) > max(self.min_dirty, self.dirty_share * size):
+                        self._rebuild_due = True
+
+    def _current(self, now: float) -> _Snapshot:
+        if self._rebuild_due or self._snapshot is None:
+            self._snapshot = _Snapshot([u for u in self.units.values() if u.eligible(now, self.stale_seconds)])
+            self._dirty.clear()
+            self._rebuild_due = False
+            self.rebuilds += 1
+        return self._snapshot
+
+    def build_all(self, now: float) -> None:
+        """Build the tree now (after a load), so no decision pays for a first build."""
+        with self._lock:
+            self._rebuild_due = True
+            self._current(now)
+
+    def nearest(self, agency: str, kinds, lat: float, lon: float, k: int, now: float,
+                point=None) -> list[tuple[UnitState, float]]:
+        """The k nearest available units with a known position, nearest first (ties by callsign)."""
+        return self.nearest_many(((agency, tuple(kinds), k),), lat, lon, now, point)[0]
+
+    def nearest_many(self, wants, lat: float, lon: float, now: float, point=None) -> list[list[tuple[UnitState, float]]]:
+        """For each (agency, kinds, k) of a tuple of wants, its k nearest available units.
+
+        Every group the wants name is asked in one tree query; a repeated tuple (one per
+        category rule) reuses its plan.
+        """
+        if point is None:
+            point = unit_vector(lat, lon)
+        with self._lock:
+            snapshot = self._current(now)
+            plan = snapshot.plan(wants)
+            found: dict[tuple[str, str], list[int]] = {}
+            if plan.codes:
+                chords, positions = snapshot.query(point, plan.codes, plan.k_query, plan.rows)
+                for key, code, k, row_chords, row_positions in zip(plan.keys, plan.codes, plan.ks, chords, positions):
+                    found[key] = self._eligible_nearest(snapshot, point, code, k, plan.k_query, now, row_chords, row_positions)
+            members = snapshot.units
+            answers = []
+            for agency, kinds, k in wants:
+                if k <= 0:
+                    answers.append([])
+                    continue
+                near: list[tuple[float, int]] = []
+                for kind in kinds:
+                    near.extend(found.get((agency, kind), ()))
+                if len(kinds) > 1 and len(near) > k:
+                    near = _closest(near, k)
+                chosen = [members[position] for _, position in near]
+                if self._dirty:
+                    for kind in kinds:
+                        chosen.extend(self._dirty_eligible(agency, kind, now))
+                answers.append(_rank(chosen, lat, lon, k))
+        return answers
+
+    def _eligible_nearest(self, snapshot: _Snapshot, point, code: int, k: int, k_query: int, now: float,
+                          chords: list[float], positions: list[int]) -> list[tuple[float, int]]:
+        """(chord, position) of a group's k nearest clean, fresh members, and any tied with the k-th.
+
+        When the first answer runs out before it can tell (many near members changed or went
+        stale, or a tie runs past its end), the group is asked again for four times as many.
+        """
+        while True:
+            taken = _take_eligible(snapshot, chords, positions, k, now, self.stale_seconds)
+            if taken is not None:
+                return taken
+            k_query *= 4
+            chords, positions = snapshot.query_one(point, code, k_query)
+
+    def _dirty_eligible(self, agency: str, kind: str, now: float) -> list[UnitState]:
+        """Units of a group changed since the build, judged on their current state."""
+        dirty = self._dirty.get((agency, kind))
+        if not dirty:
+            return []
+        chosen = []
+        for unit_id in dirty:
+            unit = self.units.get(unit_id)
+            if unit is not None and unit.agency == agency and unit.kind == kind and unit.eligible(now, self.stale_seconds):
+                chosen.append(unit)
+        return chosen
+
+    def nearest_linear(self, agency: str, kinds, lat: float, lon: float, k: int, now: float) -> list[tuple[UnitState, float]]:
+        """The baseline: every unit checked, in Python; for tests."""
+        chosen = [u for u in self.units.values()
+                  if u.agency == agency and u.kind in kinds and u.eligible(now, self.stale_seconds)]
+        return _rank(chosen, lat, lon, k)
+
+
+def _take_eligible(snapshot: _Snapshot, chords: list[float], positions: list[int], k: int, now: float,
+                   stale_seconds: float) -> list[tuple[float, int]] | None:
+    """Walk one group's answer nearest first; None when it ends before the k-th and its ties are known."""
+    clean, position_at, end = snapshot.clean, snapshot.position_at, snapshot.size
+    taken: list[tuple[float, int]] = []
+    limit = None
+    for chord, position in zip(chords, positions):
+        if position == end:  # the group has no more members
+            return taken
+        if limit is not None and chord > limit:
+            return taken
+        if clean[position] and now - position_at[position] <= stale_seconds:
+            taken.append((chord, position))
+            if len(taken) == k:
+                limit = chord + TIE_CHORD
+    return None
+
+
+def _closest(near: list[tuple[float, int]], k: int) -> list[tuple[float, int]]:
+    """Of several kinds' candidates, the k nearest by chord and any tied with the k-th.
+
+    Only these need their great-circle distance: the rest have k units strictly nearer.
+    """
+    near.sort()
+    limit = near[k - 1][0] + TIE_CHORD
+    return [pair for pair in near if pair[0] <= limit]
+
+
+def _rank(units: list[UnitState], lat: float, lon: float, k: int) -> list[tuple[UnitState, float]]:
+    """Nearest first by great-circle distance, equal distances by call sign: both paths end here."""
+    scored = sorted((haversine_m(lat, lon, u.lat, u.lon), u.callsign, u) for u in units)
+    return [(unit, distance) for distance, _, unit in scored[:k]]
+
+
+class LinearUnits:
+    """The same units as flat numpy columns, scanned whole: the benchmark's and tests' baseline.
+
+    Each decision computes the great-circle distance to every unit once, then picks each
+    agency's nearest eligible units from it: what a straightforward implementation would do.
+    """
+
+    def __init__(self, units: list[UnitState], stale_seconds: float) -> None:
+        self.units = units
+        self.stale_seconds = stale_seconds
+        # Agencies and kinds as small integers, so the per-decision masks are cheap comparisons.
+        self._codes: dict[str, int] = {}
+        self.agency = np.array([self._code(u.agency) for u in units], dtype=np.int32)
+        self.kind = np.array([self._code(u.kind) for u in units], dtype=np.int32)
+        self.available = np.array([u.status == AVAILABLE and u.has_position() for u in units], dtype=bool)
+        self.post = np.array([u.source == "post" for u in units], dtype=bool)
+        self.position_at = np.array([u.position_at if u.position_at is not None else -np.inf for u in units], dtype=float)
+        self.lat = np.array([u.lat if u.lat is not None else np.nan for u in units], dtype=float)
+        self.lon = np.array([u.lon if u.lon is not None else np.nan for u in units], dtype=float)
+        self._distances: tuple | None = None
+
+    def _code(self, name: str) -> int:
+        return self._codes.setdefault(name, len(self._codes))
+
+    def _all_distances(self, lat: float, lon: float) -> np.ndarray:
+        if self._distances is None or self._distances[0] != (lat, lon):
+            self._distances = ((lat, lon), haversine_m_many(lat, lon, self.lat, self.lon))
+        return self._distances[1]
+
+    def nearest(self, agency: str, kinds, lat: float, lon: float, k: int, now: float) -> list[tuple[UnitState, float]]:
+        if k <= 0 or not self.units:
+            return []
+        distances = self._all_distances(lat, lon)
+        fresh = self.post | (now - self.position_at <= self.stale_seconds)
+        kind_codes = [self._codes[k] for k in kinds if k in self._codes]
+        mask = (self.agency == self._codes.get(agency, -1)) & np.isin(self.kind, kind_codes) & self.available & fresh
+        indices = np.flatnonzero(mask)
+        if len(indices) == 0:
+            return []
+        return _rank([self.units[indices[j]] for j in nearest_positions(distances[indices], k, TIE_M)], lat, lon, k)
+
+
+def nearest_positions(distances: np.ndarray, k: int, tie: float) -> list[int]:
+    """Positions of the k smallest distances and of any tied with the k-th (within `tie`).
+
+    A few spare are taken at once; only when even the last spare ties with the k-th (many
+    units at one post) is the whole array asked which ones do.
+    """
+    count = len(distances)
+    take = k + 4
+    if take >= count:
+        return list(range(count))
+    part = np.argpartition(distances, take - 1)[:take]
+    near = np.sort(distances[part])
+    if near[-1] <= near[k - 1] + tie:
+        return np.flatnonzero(distances <= near[k - 1] + tie).tolist()
+    return part.tolist()
