@@ -1,0 +1,1 @@
+"""Recordings of calls: registered, kept, transcribed, played to supervisors."""

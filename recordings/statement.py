@@ -1,0 +1,242 @@
+"""The caller's statement, transcribed while it is spoken: partial text to the consoles, final text at the end.
+
+The IVR tells us (through its hooks) when RECORD FILE starts and ends. A LiveTranscriber
+follows the file Asterisk is writing; each change of the text so far is stored on the
+statement's row as `partial` and announced as `call.updated`, so the call-taker reads along
+before picking up. When the recording ends only the last fraction of a second is left to
+decode: the final transcript, the call's category hint from keyword triage and (if the
+command center turned it on) the raised priority are stored at once.
+
+Every statement has one thread for its database writes, so a slow write never holds up the
+recogniser and writes land in order (no partial text over the final one).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from recordings.health import speech_model
+from recordings.keywords import load_keywords
+from recordings.live import LiveTranscriber
+from recordings.registry import ensure_recording
+from recordings.transcripts import boost_priority, save_partial, save_transcript, statement_summary, triage_statement
+from recordings.vosk_engine import FAILED, UNAVAILABLE, SpeechUnavailable, Transcript
+from siaga112 import events
+from siaga112.models import Recording
+
+log = logging.getLogger(__name__)
+
+# How long a keyword priority boost waits for the IVR to queue the caller, and how often it looks.
+BOOST_WAIT_SECONDS = 120.0
+BOOST_POLL_SECONDS = 0.5
+
+
+class StatementTranscription:
+    """One statement being transcribed live; `stored` is set once its final transcript is on its row."""
+
+    def __init__(self, runtime, call_id: int, path: str) -> None:
+        self.runtime = runtime
+        self.call_id = call_id
+        self.path = path
+        self.recording_id: int | None = None
+        self.transcript: Transcript | None = None
+        self.category_hint: str | None = None
+        self.priority_boost: str | None = None
+        self.partials_stored = 0
+        self.ended_at: float | None = None  # time.monotonic() when the recording ended
+        self.stored_at: float | None = None  # ... and when its final transcript was stored
+        self.stored = threading.Event()
+        self.following = threading.Event()  # the recogniser follows the file (or there is no model)
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"statement-{call_id}")
+        self._lock = threading.Lock()
+        self._partial: str | None = None
+        self._stop = threading.Event()
+        self.transcriber: LiveTranscriber | None = None
+
+    def start(self) -> "StatementTranscription":
+        """Begin at once, without blocking the caller (the IVR's event loop): the rest runs on the writer thread."""
+        self._writer.submit(self._guard, self._create_row)
+        self._writer.submit(self._follow_safely)
+        return self
+
+    def end(self) -> None:
+        """RECORD FILE has returned: the file is complete; decode what is left without waiting."""
+        with self._lock:
+            self.ended_at = time.monotonic()
+            transcriber = self.transcriber
+        if transcriber is not None:
+            self._finish(transcriber)
+
+    def wait_for_audio(self, seconds: float, timeout: float | None = None) -> bool:
+        """Block until `seconds` of the statement have been decoded (or its transcript is final)."""
+        deadline = time.monotonic() + (timeout if timeout is not None else 3600)
+        if not self.following.wait(timeout):
+            return False
+        if self.transcriber is None:
+            return True
+        return self.transcriber.wait_for_audio(seconds, max(0.0, deadline - time.monotonic()))
+
+    def _follow_safely(self) -> None:
+        try:
+            self._follow()
+        except Exception:  # no transcript, but the statement is still marked and the call goes on
+            log.exception("live transcription of call %s could not start", self.call_id)
+            self.following.set()
+            self._final(Transcript(FAILED, reason="transcription stopped because of an internal error"))
+
+    def _follow(self) -> None:
+        try:
+            model = speech_model(self.runtime)  # loaded once per process; may take seconds the first time
+        except SpeechUnavailable as error:
+            self.following.set()
+            self._final(Transcript(UNAVAILABLE, reason=error.reason))
+            return
+        try:
+            phrases = load_keywords(self.runtime.settings.language).phrases()
+        except ValueError as error:
+            log.error("keyword spotting off for call %s: %s", self.call_id, error)
+            phrases = []
+        transcriber = LiveTranscriber(model, self.path, on_partial=self._on_partial, phrases=phrases)
+        with self._lock:
+            self.transcriber = transcriber
+            ended = self.ended_at is not None
+        transcriber.start()
+        self.following.set()
+        transcriber.result.add_done_callback(self._on_result)
+        if ended:
+            self._finish(transcriber)
+
+    @staticmethod
+    def _finish(transcriber: LiveTranscriber) -> None:
+        try:
+            transcriber.finish(timeout=0)
+        except TimeoutError:
+            pass  # the final transcript arrives through _on_result
+
+    def stop(self) -> None:
+        """Stop waiting to boost a priority (service shutdown)."""
+        self._stop.set()
+
+    # --- from the recogniser's thread ----------------------------------------------
+
+    def _on_partial(self, text: str) -> None:
+        with self._lock:
+            first = self._partial is None
+            self._partial = text
+        if first:
+            self._writer.submit(self._guard, self._store_partial)
+
+    def _on_result(self, future: Future) -> None:
+        try:
+            transcript = future.result()
+        except Exception:  # the transcriber sets a result even when it fails; this is belt and braces
+            log.exception("live transcription of call %s failed", self.call_id)
+            transcript = Transcript(FAILED, reason="transcription stopped because of an internal error")
+        self._final(transcript)
+
+    def _final(self, transcript: Transcript) -> None:
+        self.transcript = transcript
+        self._writer.submit(self._guard, self._store_final, transcript)
+        self._writer.shutdown(wait=False)
+
+    # --- on the writer thread --------------------------------------------------------
+
+    def _guard(self, function, *args) -> None:
+        try:
+            function(*args)
+        except Exception:  # optional work: the call goes on without a transcript
+            log.exception("statement of call %s: %s failed", self.call_id, function.__name__)
+
+    def _create_row(self) -> None:
+        with self.runtime.database.session() as session:
+            self.recording_id = ensure_recording(session, self.call_id, "statement", self.path)
+
+    def _store_partial(self) -> None:
+        with self._lock:
+            text, self._partial = self._partial, None
+        if not text or self.recording_id is None:
+            return
+        with self.runtime.database.session() as session:
+            if save_partial(session, self.recording_id, self.call_id, text):
+                self.partials_stored += 1
+
+    def _store_final(self, transcript: Transcript) -> None:
+        hint = None
+        settings = self.runtime.settings
+        try:
+            if self.recording_id is None:
+                self._create_row()
+            with self.runtime.database.session() as session:
+                recording = session.get(Recording, self.recording_id)
+                save_transcript(session, recording, transcript)
+                if transcript.status == "done":
+                    hint, _keywords = triage_statement(session, self.call_id, transcript, settings.language)
+                summary = statement_summary(recording.id, recording.transcript, recording.transcript_status)
+                payload = {"id": self.call_id, "statement": summary}
+                if hint:
+                    payload["category_hint"] = hint
+                events.publish(session, "call.updated", payload)
+            self.category_hint = hint
+        finally:
+            self.stored_at = time.monotonic()
+            self.stored.set()
+        if hint and settings.keyword_priority_boost:
+            # Waiting for the IVR to queue the caller must not hold up a clean shutdown: a daemon thread.
+            threading.Thread(target=self._guard, args=(self._boost,), name=f"boost-{self.call_id}", daemon=True).start()
+
+    def _boost(self) -> None:
+        deadline = time.monotonic() + BOOST_WAIT_SECONDS
+        while True:
+            with self.runtime.database.session() as session:
+                outcome = boost_priority(session, self.call_id)
+            if outcome != "wait" or time.monotonic() > deadline or self._stop.wait(BOOST_POLL_SECONDS):
+                break
+        self.priority_boost = outcome
+        log.info("call %s: keyword priority boost %s", self.call_id, outcome)
+
+
+class LiveStatements:
+    """The IVR's statement listener: one live transcription per statement being recorded."""
+
+    def __init__(self, runtime) -> None:
+        self.runtime = runtime
+        self._lock = threading.Lock()
+        self._live: dict[int, StatementTranscription] = {}
+        self.last: dict[int, StatementTranscription] = {}
+
+    def warm_up(self) -> threading.Thread:
+        """Load the speech model in the background now, so the first caller's statement need not wait for it."""
+
+        def load() -> None:
+            try:
+                speech_model(self.runtime)
+            except SpeechUnavailable as error:
+                log.warning("statements will not be transcribed: %s", error.reason)
+
+        thread = threading.Thread(target=load, name="speech-model-load", daemon=True)
+        thread.start()
+        return thread
+
+    def statement_started(self, call_id: int, wav_path: str) -> None:
+        statement = StatementTranscription(self.runtime, call_id, wav_path)
+        with self._lock:
+            self._live[call_id] = statement
+            self.last[call_id] = statement
+            if len(self.last) > 1000:  # keep the recent ones for inspection, not all
+                self.last.pop(next(iter(self.last)))
+        statement.start()
+
+    def statement_ended(self, call_id: int, wav_path: str) -> None:
+        with self._lock:
+            statement = self._live.pop(call_id, None)
+        if statement is not None:
+            statement.end()
+
+    def stop(self) -> None:
+        with self._lock:
+            statements = list(self.last.values())
+        for statement in statements:
+            statement.stop()

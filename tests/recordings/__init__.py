@@ -1,0 +1,1 @@
+"""Tests of recordings: audio reading, transcription, live transcription, keyword triage."""
