@@ -1,5 +1,84 @@
-"""Server-Sent Events for the console."""
+"""Server-Sent Events for the console: the outbox table, read in order, woken across processes.
 
-from flask import Blueprint
+A stream starts after `Last-Event-ID` (the browser's own resume), else after `?after=N` (the
+id the page was rendered at, so nothing falls between render and subscribe), else at the
+newest event. Screen-pops carry an audience and go only to that user.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from flask import Blueprint, Response, current_app, g, request, stream_with_context
+
+from siaga112 import events
+from siaga112.auth import require
+from siaga112.db import iso
+from siaga112.errors import ApiError
+from siaga112.web import runtime
 
 bp = Blueprint("events_api", __name__, url_prefix="/api/v1")
+
+HEARTBEAT_SECONDS = 15.0  # a comment line this often keeps proxies and load balancers from closing
+STREAM_SECONDS = 300.0  # then the browser reconnects with Last-Event-ID, and the login is checked again
+RETRY_MS = 1000  # how soon EventSource reconnects after the stream ends
+
+
+def _start_id(database) -> int:
+    for raw in (request.headers.get("Last-Event-ID"), request.args.get("after")):
+        if raw not in (None, ""):
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ApiError(400, "invalid_event_id", "The event id to resume after must be a whole number.") from None
+            if value < 0:
+                raise ApiError(400, "invalid_event_id", "The event id to resume after must not be negative.")
+            return value
+    with database.session() as session:
+        return events.latest_id(session)
+
+
+def format_event(event) -> str:
+    """One event in the SSE wire format; the data line is JSON: id, kind, time, audience, payload."""
+    data = json.dumps({"id": event.id, "kind": event.kind, "at": iso(event.at), "audience": event.audience,
+                       "payload": event.payload}, separators=(",", ":"))
+    return f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n"
+
+
+def stream(database, subscriber: events.Subscriber, after_id: int, audience: str | None, *,
+           heartbeat: float, lifetime: float):
+    """Yield SSE text: events as they are published, a heartbeat comment when there are none."""
+    cursor = events.Cursor(after_id)
+    deadline = time.monotonic() + lifetime
+    yield f"retry: {RETRY_MS}\n: connected\n\n"
+    with subscriber.subscription():
+        while time.monotonic() < deadline:
+            mark = subscriber.latest
+            with database.session() as session:
+                rows = events.fetch(session, cursor.floor, audience=audience)
+            fresh = set(cursor.take([row.id for row in rows]))
+            for row in rows:
+                if row.id in fresh:
+                    yield format_event(row)
+            if fresh and len(rows) >= 200:
+                continue
+            if not subscriber.wait(mark, timeout=min(heartbeat, max(0.0, deadline - time.monotonic()))):
+                yield ": heartbeat\n\n"
+
+
+@bp.get("/events")
+@require("calls:read")
+def event_stream():
+    database = runtime().database
+    after_id = _start_id(database)
+    audience = g.principal.name if g.principal.kind == "user" else None
+    body = stream(
+        database, events.subscriber(database), after_id, audience,
+        heartbeat=current_app.config.get("SSE_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS),
+        lifetime=current_app.config.get("SSE_STREAM_SECONDS", STREAM_SECONDS),
+    )
+    response = Response(stream_with_context(body), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
+    return response

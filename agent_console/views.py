@@ -1,5 +1,44 @@
-"""Console pages."""
+"""The console blueprint: static files, the page frame every console page shares, and its areas.
 
-from flask import Blueprint
+Each area is its own blueprint nested under this one (so endpoints read `console.<area>.<view>`
+and templates live in `templates/<area>/`); the list below is the only place they are added.
+"""
 
-bp = Blueprint("console", __name__)
+from __future__ import annotations
+
+from flask import Blueprint, g
+
+from agent_console import i18n, nav
+
+bp = Blueprint("console", __name__, static_folder="static", static_url_path="/static")
+
+
+def _areas():
+    """Every console area, in one explicit table."""
+    from agent_console.auth_views import bp as auth_area
+    from agent_console.calls_views import bp as calls_area
+    from agent_console.console_api import bp as console_api
+    from agent_console.incidents_views import bp as incidents_area
+    from agent_console.map_views import bp as map_area
+    from agent_console.queue_views import bp as queue_area
+
+    return [auth_area, queue_area, calls_area, incidents_area, map_area, console_api]
+
+
+for _area in _areas():
+    bp.register_blueprint(_area)
+
+
+@bp.app_context_processor
+def _frame():
+    """What base.html needs on every page: who is signed in, their language, the nav, the words."""
+    lang = i18n.language()
+    principal = g.get("principal")
+    return {
+        "lang": lang,
+        "t": lambda key: i18n.translate(key, lang),
+        "user": g.get("user"),
+        "principal": principal,
+        "nav_entries": nav.entries_for(principal),
+        "js_messages": i18n.catalogue(lang),
+    }

@@ -1,0 +1,95 @@
+"""The console event stream: order, resume, audience, and changes crossing processes within a second."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from siaga112 import events
+from siaga112.db import Database
+from siaga112.runtime import Runtime
+from tests.console.browser import LiveServer
+from tests.console.sse import SseStream
+
+
+def _publish(database, kind="call.queued", payload=None, audience=None) -> int:
+    with database.session() as session:
+        return events.publish(session, kind, payload or {"id": 1}, audience=audience).id
+
+
+def test_event_stream_refuses_anonymous_readers(client):
+    assert client.get("/api/v1/events").status_code == 401
+
+
+def test_event_stream_refuses_a_token_without_calls_read(client, make_token):
+    assert client.get("/api/v1/events", headers=make_token("alarms:write")).status_code == 403
+
+
+def test_event_published_in_another_process_reaches_a_stream_within_one_second(runtime, database, make_token):
+    # Two Database objects on one database stand for two processes: the publisher's and the console's.
+    other = Database(database.url)
+    try:
+        with LiveServer(Runtime(settings=runtime.settings, database=other)) as server, \
+                SseStream(server.port, headers=make_token("calls:read")) as stream:
+            assert stream.status == 200
+            _publish(database, "call.updated", {"id": 1})  # once this arrives, the stream is live
+            stream.next_event(timeout=5)
+            started = time.monotonic()
+            event_id = _publish(database, "alarm.new", {"id": 7, "kind": "panic"})
+            event = stream.next_event(timeout=2)
+            elapsed = time.monotonic() - started
+    finally:
+        other.dispose()
+    assert event["id"] == str(event_id)
+    assert event["event"] == "alarm.new"
+    assert event["data"]["payload"] == {"id": 7, "kind": "panic"}
+    assert elapsed < 1.0
+
+
+def test_stream_resumes_after_last_event_id(console, database, make_token):
+    first = _publish(database, payload={"id": 1})
+    second = _publish(database, payload={"id": 2})
+    headers = {**make_token("calls:read"), "Last-Event-ID": str(first)}
+    with SseStream(console.port, headers=headers) as stream:
+        assert stream.next_event()["id"] == str(second)
+
+
+def test_screen_pop_goes_only_to_its_audience(console, database, make_user, new_page):
+    from tests.console.browser import log_in
+
+    # Sessions, not tokens: audience is a user. Read the stream through two logged-in browsers' cookies.
+    pytest.importorskip("playwright.sync_api")
+    ani, _ = make_user("calltaker", username="ani")
+    budi, _ = make_user("calltaker", username="budi")
+    cookies = {}
+    for name in (ani, budi):
+        page = new_page()
+        log_in(page, console, name)
+        cookies[name] = "; ".join(f"{c['name']}={c['value']}" for c in page.context.cookies())
+        page.goto("about:blank")  # only the session is needed; the page itself must not pop
+    with SseStream(console.port, "/api/v1/events?after=0", {"Cookie": cookies[ani]}) as ani_stream, \
+            SseStream(console.port, "/api/v1/events?after=0", {"Cookie": cookies[budi]}) as budi_stream:
+        _publish(database, "call.answered", {"id": 5}, audience="budi")
+        marker = _publish(database, "call.updated", {"id": 6})
+        assert budi_stream.next_event()["event"] == "call.answered"
+        assert ani_stream.next_event()["id"] == str(marker)
+
+
+@pytest.mark.parametrize("raw", ["abc", "-1"])
+def test_stream_refuses_a_bad_resume_id(client, make_token, raw):
+    response = client.get(f"/api/v1/events?after={raw}", headers=make_token("calls:read"))
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_event_id"
+
+
+def test_cursor_waits_for_a_lower_id_committed_late_then_gives_up():
+    now = [0.0]
+    cursor = events.Cursor(0, clock=lambda: now[0])
+    assert cursor.take([1, 3]) == [1, 3]
+    assert cursor.floor == 1  # 2 may still commit
+    assert cursor.take([2, 3]) == [2]
+    assert cursor.floor == 3
+    assert cursor.take([5]) == [5]
+    now[0] += events.GAP_GRACE_SECONDS + 1
+    assert cursor.floor == 5
