@@ -12,7 +12,7 @@ asyncio client that answers like Asterisk (no key pressed, the statement ends on
 The client gives up on a connection after 2 s, as Asterisk's FastAGI connect does; a session
 that never reaches SET VARIABLE QUEUE_PRIO counts as failed (that caller heard silence).
 
-    /tmp/venv/bin/python -m bench.agi_load --calls 4000 --inflight 1000
+    .venv/bin/python -m bench.agi_load --calls 4000 --inflight 1000
 """
 
 from __future__ import annotations
