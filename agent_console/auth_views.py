@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
@@ -33,6 +35,8 @@ def login():
     session.permanent = True  # ends after PERMANENT_SESSION_LIFETIME (session_minutes)
     session["user_id"] = user.id
     session["pw"] = user.password_hash[-16:]  # a changed password ends every other session
+    session["epoch"] = user.session_epoch  # signing out ends every session of the account
+    session["since"] = time.time()  # the shift's session ends session_minutes after sign-in
     user.status, user.status_at = "available", utcnow()
     audit.record(db(), user.username, "login", actor_id=user.id, ip=request.remote_addr)
     db().commit()
@@ -45,6 +49,7 @@ def logout():
     lang = session.get("lang")
     if user is not None:
         user.status, user.status_at = "offline", utcnow()
+        user.session_epoch = (user.session_epoch or 0) + 1
         audit.record(db(), user.username, "logout", actor_id=user.id, ip=request.remote_addr)
         db().commit()
     session.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from flask import Flask, current_app, g, jsonify, request, session as cookie_session
@@ -89,11 +90,25 @@ def _load_principal() -> None:
     user_id = cookie_session.get("user_id")
     if user_id is not None:
         user = db().get(User, user_id)
-        if user is not None and user.active and cookie_session.get("pw") == user.password_hash[-16:]:
+        if user is not None and _console_session_valid(user):
             g.principal = auth.user_principal(user)
             g.user = user
         else:
             cookie_session.clear()
+
+
+def _console_session_valid(user: User) -> bool:
+    """A console session ends at the end of the shift, on sign-out, or when the password changes."""
+    signed_in_at = cookie_session.get("since")
+    if not isinstance(signed_in_at, (int, float)):
+        return False
+    shift = runtime().settings.session_minutes * 60
+    return (
+        user.active
+        and cookie_session.get("pw") == user.password_hash[-16:]
+        and cookie_session.get("epoch") == user.session_epoch
+        and 0 <= time.time() - signed_in_at <= shift
+    )
 
 
 def machine_endpoint(view):

@@ -29,6 +29,9 @@ class User(Base):
     status: Mapped[str] = mapped_column(String(16), default="offline")  # offline, available, on_call, break
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Signing out raises it, which ends every console session of the account, copies included
+    # (a cookie session cannot be revoked any other way).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -11,6 +11,7 @@ from siaga112.db import utcnow
 from sqlalchemy import select
 
 from siaga112.models import Call, LocationFix, Recording, User
+from tests.support.console_client import put_console_session
 
 CONTRACT_FIELDS = {
     "id", "uniqueid", "caller", "caller_name", "state", "priority", "service_choice", "started_at", "queued_at",
@@ -75,8 +76,7 @@ def test_console_users_from_calltaker_up_may_read_calls(role, client, make_user,
     username, _password = make_user(role)
     with database.session() as session:
         user = session.scalar(select(User).where(User.username == username))
-    with client.session_transaction() as cookie:  # a signed-in console session
-        cookie["user_id"], cookie["pw"] = user.id, user.password_hash[-16:]
+        put_console_session(client, user)  # a signed-in console session
     assert client.get("/api/v1/calls").status_code == 200
 
 

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from siaga112.models import Alarm, Call, Event, Reporter, Unit, User
+from tests.support.console_client import put_console_session
 
 FIRE_IN_KEBONSARI = {"lat": -7.9705, "lon": 112.6450}
 
@@ -202,8 +203,7 @@ def _console_client(app, database, username):
     client = app.test_client()
     with database.session() as session:
         user = session.scalar(select(User).where(User.username == username))
-    with client.session_transaction() as cookie:
-        cookie["user_id"], cookie["pw"] = user.id, user.password_hash[-16:]
+    put_console_session(client, user)
     with app.test_request_context(), client.session_transaction() as cookie:
         cookie_session.update(cookie)
         token = generate_csrf()

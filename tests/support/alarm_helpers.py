@@ -17,6 +17,7 @@ from routing.alarms.dc09 import read_reply
 from routing.alarms.receiver import AlarmReceiverService
 from routing.alarms.sites import register_site
 from siaga112.models import Alarm, User
+from tests.support.console_client import put_console_session
 
 KEY = "AAAAAAAAAAAAAAAA"  # the AES key of pysiaalarm's own tests
 BANK = {"name": "Bank Jatim Klojen", "lat": -7.9797, "lon": 112.6304}
@@ -98,9 +99,9 @@ def sign_in(app, client, database, make_user, role: str = "supervisor") -> dict[
     username, _ = make_user(role)
     with database.session() as session:
         user = session.scalar(select(User).where(User.username == username))
-        user_id, pw = user.id, user.password_hash[-16:]
+        put_console_session(client, user)
     raw = hashlib.sha1(os.urandom(64)).hexdigest()
     with client.session_transaction() as cookie:
-        cookie["user_id"], cookie["pw"], cookie["csrf_token"] = user_id, pw, raw
+        cookie["csrf_token"] = raw
     token = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="wtf-csrf-token").dumps(raw)
     return {"X-CSRFToken": token}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 from siaga112 import auth
@@ -11,15 +12,22 @@ PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
+def put_console_session(client, user) -> None:
+    """Give the client the session cookie the sign-in form would have given `user`."""
+    with client.session_transaction() as cookie:
+        cookie["user_id"] = user.id
+        cookie["pw"] = user.password_hash[-16:]
+        cookie["epoch"] = user.session_epoch or 0
+        cookie["since"] = time.time()
+
+
 def sign_in(client, database, role: str, *, username: str | None = None, phone_interface: str | None = None):
     """Create a user of `role` and give the client their session cookie; returns (id, username)."""
     username = username or f"{role}-{uuid.uuid4().hex[:6]}"
     with database.session() as session:
         user = auth.create_user(session, username, role, PASSWORD, phone_interface=phone_interface)
-        user_id, fingerprint = user.id, user.password_hash[-16:]
-    with client.session_transaction() as cookie:
-        cookie["user_id"] = user_id
-        cookie["pw"] = fingerprint
+        put_console_session(client, user)
+        user_id = user.id
     return user_id, username
 
 
