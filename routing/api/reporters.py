@@ -44,13 +44,18 @@ def appeal(phone: str):
     return jsonify(reporters.public_view(reporter)), 202
 
 
-@bp.get("/reporters/<phone>/appeal")
-def appeal_status(phone: str):
-    """Public: where a reporter's appeal stands (nothing else about them)."""
+def _reporter(phone: str):
+    """The reporter with this number, or a 404 that says so."""
     reporter = reporters.find(db(), _phone(phone))
     if reporter is None:
         raise ApiError(404, "unknown_reporter", "There is no reporter with this number.")
-    return jsonify(reporters.public_view(reporter))
+    return reporter
+
+
+@bp.get("/reporters/<phone>/appeal")
+def appeal_status(phone: str):
+    """Public: where a reporter's appeal stands (nothing else about them)."""
+    return jsonify(reporters.public_view(_reporter(phone)))
 
 
 @bp.get("/reporters")
@@ -66,10 +71,7 @@ def list_reporters():
 @bp.get("/reporters/<phone>")
 @require("reporters:manage")
 def get_reporter(phone: str):
-    reporter = reporters.find(db(), _phone(phone))
-    if reporter is None:
-        raise ApiError(404, "unknown_reporter", "There is no reporter with this number.")
-    return jsonify(reporters.to_json(reporter))
+    return jsonify(reporters.to_json(_reporter(phone)))
 
 
 @bp.post("/reporters/<phone>/appeal/<decision>")
