@@ -77,13 +77,7 @@ def parse_sms(text: str, sender: str | None, *, region: str = "ID", now: datetim
     lon = _coordinate(fields.get("lg"), "lg (longitude)", 180)
     radius = None if fields.get("rd") in (None, "N") else _float(fields["rd"], "rd (radius)", 0, 1_000_000)
     observed = _time_of_positioning(fields.get("top"), now)
-    if "lc" in fields:
-        _int(fields["lc"], "lc (confidence)", 0, 100)
-    method = None
-    if "pm" in fields:
-        if fields["pm"] not in POSITIONING_METHODS:
-            raise AmlError(f"pm (positioning method) {fields['pm'][:8]!r} is not G, W, C or N")
-        method = POSITIONING_METHODS[fields["pm"]]
+    method = _confidence_and_method(fields, "pm", "pm (positioning method)")
     _identity_fields(fields)
     return _report(caller, lat, lon, radius, observed, method, version, "sms", text)
 
@@ -135,6 +129,18 @@ def parse_https(body: str, *, region: str = "ID", now: datetime | None = None) -
 
 # --- helpers ------------------------------------------------------------------------------
 
+
+def _confidence_and_method(fields: dict[str, str], key: str, label: str) -> str | None:
+    """Check the confidence `lc` and read the positioning method (`pm` in v1, `ls` in v2)."""
+    if "lc" in fields:
+        _int(fields["lc"], "lc (confidence)", 0, 100)
+    if key not in fields:
+        return None
+    if fields[key] not in POSITIONING_METHODS:
+        raise AmlError(f"{label} {fields[key][:8]!r} is not G, W, C or N")
+    return POSITIONING_METHODS[fields[key]]
+
+
 def _bounded(text: str) -> str:
     if not text or not text.strip():
         raise AmlError("the message is empty")
@@ -175,13 +181,7 @@ def _sms_v2(fields: dict[str, str], caller: str, text: str, now: datetime) -> Am
     if "et" in fields:
         observed = _not_future(datetime.fromtimestamp(_int(fields["et"], "et (time)", 0, 10**11), timezone.utc),
                                now, "et (time)")
-    if "lc" in fields:
-        _int(fields["lc"], "lc (confidence)", 0, 100)
-    method = None
-    if "ls" in fields:
-        if fields["ls"] not in POSITIONING_METHODS:
-            raise AmlError(f"ls (location source) {fields['ls'][:8]!r} is not G, W, C or N")
-        method = POSITIONING_METHODS[fields["ls"]]
+    method = _confidence_and_method(fields, "ls", "ls (location source)")
     _identity_fields(fields)
     return _report(caller, lat, lon, accuracy, observed, method, 2, "sms", text)
 
