@@ -141,18 +141,46 @@ def _words(result: dict) -> list[Word]:
     ]
 
 
+class _Pieces:
+    """Cuts a stream of samples into pieces of CHUNK_SECONDS, however it arrives.
+
+    Kaldi's results depend a little on where the audio is cut, so a statement followed live, in
+    whatever sizes Asterisk's writes happen to land, is cut exactly as the finished file is.
+    """
+
+    def __init__(self, rate: int) -> None:
+        self.size = int(rate * CHUNK_SECONDS) * 2
+        self._held = b""
+
+    def whole(self, data: bytes) -> list[bytes]:
+        self._held += data
+        count = len(self._held) // self.size
+        pieces = [self._held[i * self.size:(i + 1) * self.size] for i in range(count)]
+        self._held = self._held[count * self.size:]
+        return pieces
+
+    def rest(self) -> bytes:
+        rest, self._held = self._held, b""
+        return rest
+
+
 class Decoder:
     """Free-text recognition of a PCM stream fed piece by piece; keeps every finished segment."""
 
     def __init__(self, model, rate: int, *, words: bool = True):
         self.rate = rate
         self._recognizer = new_recognizer(model, rate, words=words)
+        self._pieces = _Pieces(rate)
         self._segments: list[dict] = []
         self._partial: str | None = ""
 
     def feed(self, data: bytes) -> None:
         """Recognise more samples; a pause the model hears as an utterance end closes a segment."""
-        if self._recognizer.AcceptWaveform(data):
+        for piece in self._pieces.whole(data):
+            self._accept(piece)
+
+    def _accept(self, piece: bytes) -> None:
+        if self._recognizer.AcceptWaveform(piece):
             self._segments.append(json.loads(self._recognizer.Result()))
             self._partial = ""
         else:
@@ -167,6 +195,9 @@ class Decoder:
 
     def finish(self) -> tuple[str, list[Word]]:
         """Flush the recogniser and return the whole text and its words."""
+        rest = self._pieces.rest()
+        if rest:
+            self._accept(rest)
         self._segments.append(json.loads(self._recognizer.FinalResult()))
         self._partial = ""
         text = " ".join(segment["text"] for segment in self._segments if segment.get("text"))
@@ -204,16 +235,26 @@ class Spotter:
             garbage = garbage_word(model)
             grammar = self.phrases + ([garbage] if garbage else [])
             self._recognizer = new_recognizer(model, rate, words=True, grammar=grammar)
+        self._pieces = _Pieces(rate)
 
     def feed(self, data: bytes) -> None:
         """Listen for the phrases in more samples."""
-        if self._recognizer is not None and self._recognizer.AcceptWaveform(data):
+        if self._recognizer is None:
+            return
+        for piece in self._pieces.whole(data):
+            self._accept(piece)
+
+    def _accept(self, piece: bytes) -> None:
+        if self._recognizer.AcceptWaveform(piece):
             self._results.append(json.loads(self._recognizer.Result()))
 
     def finish(self) -> list[Spotted]:
         """Every whole phrase heard with at least `min_conf` confidence on each word, in time order."""
         if self._recognizer is None:
             return []
+        rest = self._pieces.rest()
+        if rest:
+            self._accept(rest)
         self._results.append(json.loads(self._recognizer.FinalResult()))
         heard = [word for result in self._results for word in _words(result)]
         return find_phrases(heard, self.phrases, self.min_conf)
