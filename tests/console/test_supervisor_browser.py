@@ -112,8 +112,11 @@ def test_supervisor_plays_a_recording_with_seeking_and_the_listen_is_audited(con
     page.on("response", lambda r: partial.append(r.status) if r.url.endswith(f"/recordings/{recording_id}/audio") else None)
 
     page.goto(console.url("/supervisor/recordings?number=0812"))
-    page.click(f'tr[data-recording="{recording_id}"] a')
-    page.wait_for_function("document.getElementById('audio').readyState >= 1 && document.getElementById('audio').duration > 3.5")
+    with page.expect_navigation():
+        page.click(f'tr[data-recording="{recording_id}"] a')
+    # Until the player page has its <audio>, there is nothing to ask about.
+    page.wait_for_function("() => { const audio = document.getElementById('audio');"
+                           " return audio !== null && audio.readyState >= 1 && audio.duration > 3.5; }")
     assert "Budi <b>Santoso</b>" in page.inner_text("main")  # the caller's name shown as text
 
     page.evaluate("document.getElementById('audio').currentTime = 2.3")
