@@ -277,7 +277,8 @@ def spy_prefix(interface: str) -> str:
 
 
 def _setting(runtime, name: str, default: str) -> str:
-    return str(getattr(runtime.settings, name, None) or runtime.settings.extra.get(name) or default)
+    """A declared AMI setting; an empty one falls back to the dialplan sample's value."""
+    return str(getattr(runtime.settings, name) or default)
 
 
 def _audit(runtime, user, action: str, target: str, detail: dict, ip: str | None) -> None:
