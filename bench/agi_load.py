@@ -4,15 +4,18 @@ Three servers, each in its own process so its CPU can be measured alone, driven 
 asyncio client that answers like Asterisk (no key pressed, the statement ends on silence):
 
 - `ivr`   Siaga112's FastAGI server, real steps, SQLite database writes (group commit).
+- `ivr-2` the same with `agi_workers = 2`: two processes on the port (SO_REUSEPORT), their CPU summed.
 - `floor` a bare asyncio responder sending the same command script, parsing nothing, storing nothing.
 - `pyst2` pyst2's AGI on socketserver.ThreadingTCPServer with its default listen backlog of 5,
           as people deploy it (its SIGHUP handler skipped: it cannot be installed off the main thread).
 - `pyst2-4096` the same with a listen backlog of 4096, to show the threads' cost apart from the backlog.
 
-The client gives up on a connection after 2 s, as Asterisk's FastAGI connect does; a session
+Each round sends N calls at once (all connecting together, as when a disaster lights up the
+line) and waits until the last has ended; figures are over all rounds. The client gives up
+on a connection after 2 s, as Asterisk's FastAGI connect does; a session
 that never reaches SET VARIABLE QUEUE_PRIO counts as failed (that caller heard silence).
 
-    .venv/bin/python -m bench.agi_load --calls 4000 --inflight 1000
+    .venv/bin/python -m bench.agi_load --calls 1000 --rounds 3
 """
 
 from __future__ import annotations
@@ -83,7 +86,8 @@ class Figures:
     sessions: int = 0
     failures: int = 0
     wall_s: float = 0.0
-    first_command_ms: list[float] = field(default_factory=list)
+    first_command_ms: list[float] = field(default_factory=list)  # from the start of the connect
+    after_env_ms: list[float] = field(default_factory=list)  # from the environment sent
     between_ms: list[float] = field(default_factory=list)
     cpu_s: float = 0.0
     errors: dict[str, int] = field(default_factory=dict)
@@ -107,6 +111,7 @@ class CallerProtocol(asyncio.Protocol):
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+        self.connected_at = time.perf_counter()
         transport.write(ENV_TEMPLATE.format(n=self.n).encode())
 
     def data_received(self, data: bytes) -> None:
@@ -116,6 +121,7 @@ class CallerProtocol(asyncio.Protocol):
             now = time.perf_counter()
             if self.first:
                 self.figures.first_command_ms.append((now - self.started) * 1000)
+                self.figures.after_env_ms.append((now - self.connected_at) * 1000)
                 self.first = False
             else:
                 self.figures.between_ms.append((now - self.sent_at) * 1000)
@@ -154,23 +160,20 @@ async def one_call(n: int, port: int, figures: Figures) -> None:
         figures.failures += 1
 
 
-async def drive(port: int, calls: int, inflight: int) -> Figures:
+async def drive(port: int, calls: int, rounds: int = 1, first: int = 0) -> Figures:
+    """`rounds` times, `calls` calls at once (each round starts when the last one has ended)."""
     figures = Figures()
-    gate = asyncio.Semaphore(inflight)
-
-    async def gated(n: int) -> None:
-        async with gate:
-            await one_call(n, port, figures)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(gated(n) for n in range(calls)))
-    figures.wall_s = time.perf_counter() - started
+    for round_number in range(rounds):
+        base = first + round_number * calls
+        started = time.perf_counter()
+        await asyncio.gather(*(one_call(base + n, port, figures) for n in range(calls)))
+        figures.wall_s += time.perf_counter() - started
     return figures
 
 
 # --- the servers (each runs in its own process: `--serve KIND`) ---------------------------
 
-def serve_ivr() -> None:
+def serve_ivr(workers: int = 1) -> None:
     from ivr.server import AgiService
     from siaga112.db import Database
     from siaga112.migrate import upgrade
@@ -178,20 +181,20 @@ def serve_ivr() -> None:
     from siaga112.settings import load_settings
 
     data = tempfile.mkdtemp(prefix="siaga112-bench-")
-    settings = load_settings(overrides={"data_dir": data, "agi_port": 0}, environ={})
+    settings = load_settings(overrides={"data_dir": data, "agi_port": 0, "agi_workers": workers}, environ={})
     database = Database(settings.database_url)
     upgrade(database)
     os.makedirs(settings.recordings_dir, exist_ok=True)
     service = AgiService(Runtime(settings=settings, database=database))
     service.start()
-    _ready(service.port)
+    _ready(service.port, service.workers.pids if service.workers else [])
     sys.stdin.read()
     service.stop()
     from sqlalchemy import text
 
     with database.engine.connect() as connection:
         queued = connection.execute(text("SELECT count(*) FROM calls WHERE state = 'queued'")).scalar()
-    print(f"stored {queued} queued calls in {service.store.groups} group commits", file=sys.stderr)
+    print(f"stored {queued} queued calls", file=sys.stderr)
 
 
 def serve_floor() -> None:
@@ -274,11 +277,12 @@ def serve_pyst2(backlog: int = 5) -> None:
     server.shutdown()
 
 
-def _ready(port: int) -> None:
-    print(port, flush=True)
+def _ready(port: int, worker_pids: list[int] | None = None) -> None:
+    """Tell the driver the port, and the pids of any worker processes (their CPU counts too)."""
+    print(port, *(worker_pids or []), flush=True)
 
 
-SERVERS = {"ivr": serve_ivr, "floor": serve_floor, "pyst2": serve_pyst2,
+SERVERS = {"ivr": serve_ivr, "ivr-2": lambda: serve_ivr(workers=2), "floor": serve_floor, "pyst2": serve_pyst2,
            "pyst2-4096": lambda: serve_pyst2(backlog=4096)}
 
 
@@ -291,15 +295,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_one(kind: str, calls: int, inflight: int) -> Figures:
+def run_one(kind: str, calls: int, rounds: int) -> Figures:
     process = subprocess.Popen([sys.executable, "-m", "bench.agi_load", "--serve", kind], cwd=REPO,
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        port = int(process.stdout.readline())
-        asyncio.run(drive(port, min(50, calls), min(50, inflight)))  # warm-up, not counted
-        before = cpu_seconds(process.pid)
-        figures = asyncio.run(drive(port, calls, inflight))
-        figures.cpu_s = cpu_seconds(process.pid) - before
+        port, *workers = (int(word) for word in process.stdout.readline().split())
+        pids = [process.pid, *workers]
+        asyncio.run(drive(port, min(50, calls), first=10_000_000))  # warm-up, not counted
+        before = sum(cpu_seconds(pid) for pid in pids)
+        figures = asyncio.run(drive(port, calls, rounds))
+        figures.cpu_s = sum(cpu_seconds(pid) for pid in pids) - before
     finally:
         process.stdin.close()
         process.wait(timeout=120)
@@ -316,27 +321,28 @@ def pct(values: list[float], q: float) -> float:
 
 def report(results: dict[str, Figures]) -> str:
     lines = [f"{'server':<10} {'sessions/s':>10} {'ok':>6} {'failed':>6} {'1st cmd p50':>11} {'p99':>8} "
-             f"{'between p50':>11} {'p99':>7} {'CPU/call':>9}"]
+             f"{'after env p50':>13} {'p99':>8} {'between p50':>11} {'p99':>7} {'CPU/call':>9}"]
     for kind, f in results.items():
         rate = f.sessions / f.wall_s if f.wall_s else 0.0
         cpu = f.cpu_s / max(1, f.sessions + f.failures) * 1000
         lines.append(f"{kind:<10} {rate:>10.0f} {f.sessions:>6} {f.failures:>6} {pct(f.first_command_ms, 50):>9.1f}ms "
-                     f"{pct(f.first_command_ms, 99):>6.1f}ms {pct(f.between_ms, 50):>9.2f}ms {pct(f.between_ms, 99):>5.2f}ms "
+                     f"{pct(f.first_command_ms, 99):>6.1f}ms {pct(f.after_env_ms, 50):>11.1f}ms {pct(f.after_env_ms, 99):>6.1f}ms "
+                     f"{pct(f.between_ms, 50):>9.2f}ms {pct(f.between_ms, 99):>5.2f}ms "
                      f"{cpu:>7.2f}ms")
-    if "ivr" in results:
-        ivr = results["ivr"]
+    for kind in [k for k in results if k.startswith("ivr")]:
+        ivr = results[kind]
         ivr_rate = ivr.sessions / ivr.wall_s
         ivr_cpu = ivr.cpu_s / max(1, ivr.sessions + ivr.failures)
         for baseline in ("pyst2", "pyst2-4096"):
             if baseline in results and results[baseline].sessions:
                 p = results[baseline]
-                lines.append(f"ivr / {baseline} sessions/s: {ivr_rate / (p.sessions / p.wall_s):.2f}x (goal >= 1.5x)")
+                lines.append(f"{kind} / {baseline} sessions/s: {ivr_rate / (p.sessions / p.wall_s):.2f}x (goal >= 1.5x)")
         if "floor" in results and results["floor"].sessions:
             fl = results["floor"]
-            lines.append(f"ivr / floor sessions/s: {ivr_rate / (fl.sessions / fl.wall_s):.2f}x")
+            lines.append(f"{kind} / floor sessions/s: {ivr_rate / (fl.sessions / fl.wall_s):.2f}x")
             floor_cpu = fl.cpu_s / max(1, fl.sessions + fl.failures)
-            lines.append(f"ivr / floor CPU per call: {ivr_cpu / floor_cpu:.2f}x (goal <= 2x)")
-        lines.append(f"ivr failures: {ivr.failures} (goal 0); first command p99: "
+            lines.append(f"{kind} / floor CPU per call: {ivr_cpu / floor_cpu:.2f}x (goal <= 2x)")
+        lines.append(f"{kind} failures: {ivr.failures} (goal 0); first command p99: "
                      f"{pct(ivr.first_command_ms, 99):.1f} ms (goal < 100 ms)")
     for kind, f in results.items():
         if f.errors:
@@ -346,9 +352,9 @@ def report(results: dict[str, Figures]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=4000, help="sessions per server")
-    parser.add_argument("--inflight", type=int, default=1000, help="sessions at once")
-    parser.add_argument("--servers", default="ivr,floor,pyst2,pyst2-4096")
+    parser.add_argument("--calls", type=int, default=1000, help="calls at once")
+    parser.add_argument("--rounds", type=int, default=3, help="how many times (one after the other)")
+    parser.add_argument("--servers", default="ivr,ivr-2,floor,pyst2,pyst2-4096")
     parser.add_argument("--serve", choices=sorted(SERVERS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -357,8 +363,8 @@ def main() -> None:
         return
     results = {}
     for kind in [k.strip() for k in args.servers.split(",") if k.strip()]:
-        results[kind] = run_one(kind, args.calls, args.inflight)
-    print(f"{args.calls} calls per server, {args.inflight} in flight, {os.cpu_count()} CPUs")
+        results[kind] = run_one(kind, args.calls, args.rounds)
+    print(f"{args.calls} calls at once, {args.rounds} rounds per server, {os.cpu_count()} CPUs")
     print(report(results))
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from typing import Callable
 
+from ivr.connection import AgiConnection
 from ivr.context import StepContext
 from ivr.hooks import IvrHooks
 from ivr.session import (
@@ -19,6 +21,7 @@ from ivr.session import (
 )
 from ivr.steps import ROUTES, Step
 from ivr.store import CallStore
+from ivr.workers import AgiWorkers
 from siaga112.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -35,10 +38,11 @@ class AgiServer:
     """The asyncio side: accepts connections and runs each through its step."""
 
     def __init__(self, context: StepContext, *, host: str, port: int,
-                 routes: dict[str, Step] | None = None) -> None:
+                 routes: dict[str, Step] | None = None, reuse_port: bool = False) -> None:
         self.context = context
         self.host = host
         self.port = port
+        self.reuse_port = reuse_port
         self.routes = ROUTES if routes is None else routes
         self._server: asyncio.base_events.Server | None = None
         self._sessions: set[asyncio.Task] = set()
@@ -49,8 +53,10 @@ class AgiServer:
         self.failed = 0
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(
-            self._accept, self.host, self.port, backlog=LISTEN_BACKLOG, limit=REPLY_LINE_MAX_BYTES)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: AgiConnection(line_limit=REPLY_LINE_MAX_BYTES, on_connected=self._connected),
+            self.host, self.port, backlog=LISTEN_BACKLOG, reuse_port=self.reuse_port or None)
         self.port = self._server.sockets[0].getsockname()[1]
         self._watchdog = asyncio.create_task(self._watch(), name="agi-watchdog")
 
@@ -80,16 +86,12 @@ class AgiServer:
         if self._server is not None:
             await self._server.wait_closed()
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        session = AgiSession(reader, writer, command_timeout=self.context.settings.agi_command_timeout_seconds)
+    def _connected(self, connection: AgiConnection) -> None:
+        session = AgiSession(connection, command_timeout=self.context.settings.agi_command_timeout_seconds)
+        task = asyncio.get_running_loop().create_task(self.serve(session))
         self._sessions.add(task)
         self._live.add(session)
-        try:
-            await self.serve(session)
-        finally:
-            self._sessions.discard(task)
-            self._live.discard(session)
+        task.add_done_callback(lambda done: (self._sessions.discard(done), self._live.discard(session)))
 
     async def serve(self, session: AgiSession) -> None:
         """One FastAGI connection: environment, route, step, close. Never raises."""
@@ -125,18 +127,28 @@ class AgiServer:
 
 
 class AgiService:
-    """The `agi` service of `siaga112 serve`: the FastAGI server in its own thread and loop."""
+    """The `agi` service of `siaga112 serve`: the FastAGI server in its own thread and loop.
+
+    With `agi_workers` above 1 it also starts that many less one worker processes on the same
+    port (`ivr/workers.py`); `hooks_factory(runtime)` builds the hooks of each of them, and of
+    this one unless `hooks` is given.
+    """
 
     name = "agi"
 
     def __init__(self, runtime: Runtime, *, hooks: IvrHooks | None = None,
-                 routes: dict[str, Step] | None = None) -> None:
+                 hooks_factory: Callable[[Runtime], IvrHooks] | None = None,
+                 routes: dict[str, Step] | None = None, reuse_port: bool = False) -> None:
         self.runtime = runtime
         settings = runtime.settings
         self.store = CallStore(runtime.database)
+        if hooks is None and hooks_factory is not None:
+            hooks = hooks_factory(runtime)
         hooks = hooks or runtime.client(HOOKS_CLIENT, lambda _settings: IvrHooks())
         self.context = StepContext(settings=settings, store=self.store, hooks=hooks)
-        self.server = AgiServer(self.context, host=settings.bind_host, port=settings.agi_port, routes=routes)
+        self.workers = AgiWorkers(settings, hooks_factory, settings.agi_workers) if settings.agi_workers > 1 else None
+        self.server = AgiServer(self.context, host=settings.bind_host, port=settings.agi_port, routes=routes,
+                                reuse_port=reuse_port or self.workers is not None)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -162,9 +174,17 @@ class AgiService:
             self._thread.join()
             self.store.stop()
             raise self._start_error
+        if self.workers is not None:
+            try:
+                self.workers.start(self.port)
+            except BaseException:
+                self.stop()
+                raise
         log.info("FastAGI on agi://%s:%s/ (paths: %s)", self.server.host, self.port, ", ".join(self.server.routes))
 
     def stop(self) -> None:
+        if self.workers is not None:
+            self.workers.stop()
         if self._loop is not None and self._stopping is not None:
             self._loop.call_soon_threadsafe(self._stopping.set)
         if self._thread is not None:

@@ -1,4 +1,4 @@
-"""One FastAGI session on asyncio streams, speaking through pyst2's AGI class as the codec.
+"""One FastAGI session over an `AgiConnection`, speaking through pyst2's AGI class as the codec.
 
 pyst2 is wrapped here and nowhere else. Its `AGI` class is built without its `__init__`
 (which installs a SIGHUP handler, only possible on the main thread, and reads `sys.stdin`);
@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 from asterisk import agi as pyst2
 
+from ivr.connection import AgiConnection, LineTooLong
+
 log = logging.getLogger(__name__)
 codec_log = logging.getLogger("ivr.pyst2")
 
@@ -33,7 +35,7 @@ codec_log = logging.getLogger("ivr.pyst2")
 ENV_LINE_MAX_BYTES = 16 * 1024
 ENV_LINES_MAX = 128
 # One reply line: a GET VARIABLE of a base64 PIDF-LO can be several kilobytes.
-# The server gives its stream readers this limit, so a longer line is refused, not buffered.
+# The server gives its connections this limit, so a longer line is refused, not buffered.
 REPLY_LINE_MAX_BYTES = 64 * 1024
 USAGE_LINES_MAX = 200
 DTMF_DIGITS = "0123456789*#ABCD"
@@ -164,10 +166,8 @@ class RecordResult:
 class AgiSession:
     """A FastAGI conversation with one Asterisk channel: read its environment, then send commands."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
-                 command_timeout: float = 120.0) -> None:
-        self._reader = reader
-        self._writer = writer
+    def __init__(self, connection: AgiConnection, *, command_timeout: float = 120.0) -> None:
+        self._connection = connection
         self._codec = _new_codec()
         self.command_timeout = command_timeout
         self.env: dict[str, str] = {}
@@ -176,8 +176,7 @@ class AgiSession:
         # server's watchdog ends sessions past it: Asterisk gone quiet must not pin a session.
         self.deadline = 0.0
         self.expired = False
-        peer = writer.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.peer = connection.peer
 
     # --- the environment ---------------------------------------------------------------
 
@@ -203,35 +202,27 @@ class AgiSession:
     async def read_environment(self, timeout: float) -> dict[str, str]:
         """Read the environment block (key: value lines up to an empty line) within `timeout` seconds.
 
-        The first lines are read alone, so a client that is not Asterisk is refused at once; the
-        rest is taken in one read up to the empty line (Asterisk sends it in one go).
+        Each line is checked as it comes, so a client that is not Asterisk is refused at its
+        first line, and one that sends too much at the first line past a limit.
         """
+        lines: list[bytes] = []
         try:
             async with asyncio.timeout(timeout):
-                first = await self._readline(refuse=True)
-                if not first:
-                    raise AgiRefused("the client closed before sending its environment")
-                if not _ENV_LINE.match(first):
-                    raise AgiRefused(f"an environment line that is not `agi_name: value`: {first[:60]!r}")
-                second = await self._readline(refuse=True)
-                try:
-                    rest = b"\n" if second == b"\n" else second + await self._reader.readuntil(b"\n\n")
-                except asyncio.IncompleteReadError:
-                    raise AgiRefused("the client closed before sending its environment") from None
-                except asyncio.LimitOverrunError:
-                    raise AgiRefused(f"an environment longer than {REPLY_LINE_MAX_BYTES} bytes") from None
-                except ConnectionError:
-                    raise AgiRefused("the client closed before sending its environment") from None
+                while True:
+                    raw = await self._readline(refuse=True)
+                    if not raw:
+                        raise AgiRefused("the client closed before sending its environment")
+                    if raw == b"\n" and lines:
+                        break
+                    if len(raw) > ENV_LINE_MAX_BYTES:
+                        raise AgiRefused(f"an environment line of {len(raw)} bytes is over the limit")
+                    if not _ENV_LINE.match(raw):
+                        raise AgiRefused(f"an environment line that is not `agi_name: value`: {raw[:60]!r}")
+                    lines.append(raw)
+                    if len(lines) > ENV_LINES_MAX:
+                        raise AgiRefused(f"more than {ENV_LINES_MAX} environment lines")
         except TimeoutError:
             raise AgiRefused(f"no complete environment within {timeout:g} s") from None
-        lines = [first] + rest[:-1].splitlines(keepends=True)
-        if len(lines) > ENV_LINES_MAX:
-            raise AgiRefused(f"more than {ENV_LINES_MAX} environment lines")
-        for raw in lines:
-            if len(raw) > ENV_LINE_MAX_BYTES:
-                raise AgiRefused(f"an environment line of {len(raw)} bytes is over the limit")
-            if not _ENV_LINE.match(raw):
-                raise AgiRefused(f"an environment line that is not `agi_name: value`: {raw[:60]!r}")
         # Caller names are whatever the network sent: decode leniently, clean up later.
         text = b"".join(lines).decode("utf-8", errors="replace") + "\n"
         self._codec.env = {}
@@ -256,24 +247,16 @@ class AgiSession:
             raise AgiHangup(f"{verb} after hang-up")
         codec = self._codec
         codec.send_command(verb, *args)
-        writer = self._writer
-        writer.write(codec.stdout.take().encode("utf-8"))
-        if writer.transport.get_write_buffer_size():
-            try:
-                await writer.drain()
-            except (ConnectionError, RuntimeError) as error:
-                self.hung_up = True
-                raise AgiHangup(f"{verb}: connection lost ({error.__class__.__name__})") from None
-        reader = self._reader
+        connection = self._connection
+        connection.write(codec.stdout.take().encode("utf-8"))
+        await connection.drain()
         self.deadline = asyncio.get_running_loop().time() + (timeout or self.command_timeout)
         try:
             while True:
                 try:
-                    raw = await reader.readline()
-                except ValueError:  # the stream's line limit
+                    raw = await connection.readline()
+                except LineTooLong:
                     raise AgiProtocolError(f"a reply line longer than {REPLY_LINE_MAX_BYTES} bytes") from None
-                except ConnectionError:
-                    raw = b""
                 if not raw:
                     self._lost(verb)
                 line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
@@ -358,11 +341,7 @@ class AgiSession:
 
     async def close(self) -> None:
         """End the AGI: closing the socket is how a FastAGI script returns to the dialplan."""
-        try:
-            self._writer.close()
-            await self._writer.wait_closed()
-        except (ConnectionError, OSError):
-            pass
+        self._connection.close()
 
     # --- reading and parsing -----------------------------------------------------------
 
@@ -383,13 +362,11 @@ class AgiSession:
 
     async def _readline(self, *, refuse: bool = False) -> bytes:
         try:
-            return await self._reader.readline()
-        except ValueError:  # the stream's line limit: a client sending a line without end
+            return await self._connection.readline()
+        except LineTooLong:  # a client sending a line without end
             if refuse:
                 raise AgiRefused(f"a line longer than {REPLY_LINE_MAX_BYTES} bytes") from None
             raise AgiProtocolError(f"a reply line longer than {REPLY_LINE_MAX_BYTES} bytes") from None
-        except ConnectionError:
-            return b""
 
     def expire_if_late(self, now: float) -> bool:
         """Called by the server's watchdog: end a session whose reply is overdue (True if it did).
@@ -398,7 +375,7 @@ class AgiSession:
         """
         if self.deadline and now > self.deadline:
             self.expired = True
-            self._writer.transport.abort()
+            self._connection.abort()
             return True
         return False
 

@@ -52,7 +52,7 @@ def _agi(runtime: Runtime) -> Service:
     from ivr.server import AgiService
     from recordings.wiring import ivr_hooks
 
-    return AgiService(runtime, hooks=ivr_hooks(runtime))
+    return AgiService(runtime, hooks_factory=ivr_hooks)
 
 
 def _alarms(runtime: Runtime) -> Service:

@@ -29,6 +29,7 @@ class Settings:
     bind_host: str = "127.0.0.1"
     web_port: int = 8112
     agi_port: int = 4573
+    agi_workers: int = 1
     sia_port: int = 10112
     agi_host_for_asterisk: str = "127.0.0.1"
 

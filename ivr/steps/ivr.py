@@ -57,9 +57,11 @@ class IvrEntry:
         self.call_id_set = False
 
     async def run(self) -> None:
+        # ANSWER first: until it goes out the caller only hears ringing, and reading the
+        # caller's number (phonenumbers) can as well happen after it.
         steps = (
-            ("identify", self.identify),
             ("answer", self.answer),
+            ("identify", self.identify),
             ("locate", self.locate),
             ("open_call", self.open_call),
             ("start_recording", self.start_recording),

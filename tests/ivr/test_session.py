@@ -8,33 +8,27 @@ import logging
 
 import pytest
 
+from ivr.connection import AgiConnection
 from ivr.session import AgiCommandFailed, AgiHangup, AgiProtocolError, AgiRefused, AgiSession, RecordResult
 
 
-class Wire:
+class Wire(asyncio.Transport):
     """The write side of a socket, keeping what the session sent."""
 
-    class transport:
-        @staticmethod
-        def get_write_buffer_size():
-            return 0
-
     def __init__(self):
+        super().__init__()
         self.sent = io.BytesIO()
 
     def write(self, data):
         self.sent.write(data)
 
-    async def drain(self):
-        pass
+    def get_extra_info(self, name, default=None):
+        return ("127.0.0.1", 4573) if name == "peername" else default
 
-    def get_extra_info(self, name):
-        return ("127.0.0.1", 4573)
+    def is_closing(self):
+        return False
 
     def close(self):
-        pass
-
-    async def wait_closed(self):
         pass
 
 
@@ -42,11 +36,11 @@ def talk(lines: list[str], action):
     """Run `await action(session)` against Asterisk sending `lines`; return (its result, the wire)."""
 
     async def main():
-        reader = asyncio.StreamReader(limit=64 * 1024)
-        reader.feed_data("".join(line + "\n" for line in lines).encode())
-        reader.feed_eof()
+        connection = AgiConnection(line_limit=64 * 1024)
         wire = Wire()
-        return await action(AgiSession(reader, wire, command_timeout=1.0)), wire
+        connection.connection_made(wire)
+        connection.feed("".join(line + "\n" for line in lines).encode(), eof=True)
+        return await action(AgiSession(connection, command_timeout=1.0)), wire
 
     return asyncio.run(main())
 
