@@ -15,6 +15,12 @@ line) and waits until the last has ended; figures are over all rounds. The clien
 on a connection after 2 s, as Asterisk's FastAGI connect does; a session
 that never reaches SET VARIABLE QUEUE_PRIO counts as failed (that caller heard silence).
 
+Time to the first command is given twice: from the start of the connect, and from the moment
+the client sent its environment (connected). The part before that is the client's and the
+kernel's alone (the kernel completes the handshake into the listen backlog; no server code
+runs), so with 1,000 connects issued at once it mostly measures this one client's loop; the
+time after the environment is what the server adds.
+
     .venv/bin/python -m bench.agi_load --calls 1000 --rounds 3
 """
 
@@ -342,8 +348,9 @@ def report(results: dict[str, Figures]) -> str:
             lines.append(f"{kind} / floor sessions/s: {ivr_rate / (fl.sessions / fl.wall_s):.2f}x")
             floor_cpu = fl.cpu_s / max(1, fl.sessions + fl.failures)
             lines.append(f"{kind} / floor CPU per call: {ivr_cpu / floor_cpu:.2f}x (goal <= 2x)")
-        lines.append(f"{kind} failures: {ivr.failures} (goal 0); first command p99: "
-                     f"{pct(ivr.first_command_ms, 99):.1f} ms (goal < 100 ms)")
+        lines.append(f"{kind} failures: {ivr.failures} (goal 0); first command p99 after the environment: "
+                     f"{pct(ivr.after_env_ms, 99):.1f} ms (goal < 100 ms); from the start of the connect: "
+                     f"{pct(ivr.first_command_ms, 99):.1f} ms")
     for kind, f in results.items():
         if f.errors:
             lines.append(f"{kind} client-side errors: {f.errors}")

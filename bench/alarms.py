@@ -5,7 +5,8 @@ connection sending one panic frame, waiting for its reply, then sending the next
 does. For 1, 10 and 50 connections this measures ACKs per second and the time from sending a
 frame to reading its ACK, for:
 
-  bare      pysiaalarm 3.2.2's own asyncio TCP server with a no-op callback (ACKs before anything)
+  bare      pysiaalarm 3.2.2's own asyncio TCP server with a no-op callback (ACKs before anything),
+            as shipped, in a process of its own (bench/bare_sia.py)
   inline    this receiver storing each frame in its own transaction before its ACK (no grouping)
   grouped   this receiver with group commit (the shipped configuration)
 
@@ -29,7 +30,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -83,15 +83,25 @@ def _panels(port: int, connections: int, seconds: float, results) -> None:
     asyncio.run(main())
 
 
-def drive(port: int, connections: int, seconds: float) -> dict:
-    """Run the panels against `port`; the receiver's CPU is this process's CPU while they run."""
+def _cpu_seconds(pid: int | None) -> float:
+    """CPU of the receiver so far: this process's, or another one's from /proc."""
+    if pid is None:
+        return time.process_time()
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def drive(port: int, connections: int, seconds: float, receiver_pid: int | None = None) -> dict:
+    """Run the panels against `port`; the receiver's CPU is this process's (or `receiver_pid`'s)
+    CPU while they run."""
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
     process = context.Process(target=_panels, args=(port, connections, seconds, results))
     process.start()
-    cpu_before = time.process_time()
+    cpu_before = _cpu_seconds(receiver_pid)
     elapsed, latencies, acked, refused = results.get(timeout=seconds + 120)
-    cpu = time.process_time() - cpu_before
+    cpu = _cpu_seconds(receiver_pid) - cpu_before
     process.join(timeout=30)
     latencies.sort()
     return {
@@ -103,40 +113,17 @@ def drive(port: int, connections: int, seconds: float) -> dict:
 
 # -- receivers -------------------------------------------------------------------------------
 def bare(connections: int, seconds: float) -> dict:
-    """pysiaalarm's own asyncio server, no-op callback: the ceiling (ACK before anything is kept)."""
-    from pysiaalarm import SIAAccount
-    from pysiaalarm.aio import SIAClient
-
-    async def noop(event):
-        return None
-
-    accounts = [SIAAccount(f"{0xB00 + i:X}") for i in range(connections)]
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    holder: dict = {}
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-
-        async def start():
-            client = SIAClient("127.0.0.1", 0, accounts, noop)
-            await client.async_start()
-            holder["client"] = client
-            holder["port"] = client.server.sockets[0].getsockname()[1]
-
-        loop.run_until_complete(start())
-        ready.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    ready.wait(timeout=10)
+    """pysiaalarm's own asyncio server, no-op callback, as shipped (`bench/bare_sia.py`, a process
+    of its own): the ceiling, ACKing before anything is kept."""
+    accounts = [f"{0xB00 + i:X}" for i in range(connections)]
+    server = subprocess.Popen([sys.executable, "-m", "bench.bare_sia", *accounts], cwd=ROOT,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        return drive(holder["port"], connections, seconds)
+        port = int(server.stdout.readline())
+        return drive(port, connections, seconds, receiver_pid=server.pid)
     finally:
-        asyncio.run_coroutine_threadsafe(holder["client"].async_stop(), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
+        server.stdin.close()
+        server.wait(timeout=30)
 
 
 def ours(url: str, connections: int, seconds: float, *, grouped: bool) -> dict:

@@ -118,10 +118,17 @@ _OFFLINE = select(AlarmSite).where(_SITES, AlarmSite.offline.is_(True))
 
 
 class GroupCommitter:
-    """One thread that stores accepted frames in batches and then releases their replies."""
+    """Threads that store accepted frames in batches and then release their replies.
+
+    One thread on SQLite, which has one writer at a time. On PostgreSQL two: while one batch
+    waits on its round trips and its commit, the frames of the panels answered meanwhile
+    gather into the next batch and are stored on another connection at once, instead of
+    waiting for the first commit to end. Each frame is still answered only after its own
+    batch has committed.
+    """
 
     def __init__(self, runtime: Runtime, counts: ReceiverCounts, consumers: list[Consumer],
-                 window_s: float = GROUP_COMMIT_MS / 1000, max_batch: int = MAX_BATCH) -> None:
+                 window_s: float = GROUP_COMMIT_MS / 1000, max_batch: int = MAX_BATCH, workers: int = 1) -> None:
         self.runtime = runtime
         self.counts = counts
         self.consumers = consumers
@@ -129,18 +136,27 @@ class GroupCommitter:
         self.max_batch = max_batch
         self.routes = RouteMemo()
         self.queue: queue.Queue = queue.Queue()
-        self.thread = threading.Thread(target=self._run, name="sia-group-commit", daemon=True)
+        self.threads = [threading.Thread(target=self._run, name=f"sia-group-commit-{n}", daemon=True)
+                        for n in range(max(1, workers))]
         self.batches = 0
         self._last_batch = 0
+        self._lock = threading.Lock()
+        self._committing = 0  # frames in batches being stored now (their panels send nothing until answered)
         self.open_connections = 0  # kept by the event loop; read here to know when a batch is whole
 
     def start(self) -> None:
-        self.thread.start()
+        for thread in self.threads:
+            thread.start()
+
+    def is_alive(self) -> bool:
+        return any(thread.is_alive() for thread in self.threads)
 
     def stop(self) -> None:
-        """Store what is queued, release its replies, then end the thread."""
-        self.queue.put(_STOP)
-        self.thread.join(timeout=30)
+        """Store what is queued, release its replies, then end the threads."""
+        for _thread in self.threads:
+            self.queue.put(_STOP)
+        for thread in self.threads:
+            thread.join(timeout=30)
 
     def submit(self, pending: Pending) -> None:
         self.queue.put(pending)
@@ -149,7 +165,7 @@ class GroupCommitter:
         """The first frame and those arriving within the window.
 
         A panel has one frame in flight at a time, so once every open connection has a frame
-        in the batch there is nothing more to wait for. When traffic is light (the last batch
+        in this batch or in one being stored there is nothing more to wait for. When traffic is light (the last batch
         was a single frame) there is no waiting at all. The committer looks at the queue a few
         times per window rather than waking for each frame: every wake-up would take the
         interpreter lock from the thread that reads the panels.
@@ -165,7 +181,8 @@ class GroupCommitter:
                 if item is _STOP:
                     return batch, True
                 batch.append(item)
-            if len(batch) >= min(self.max_batch, max(1, self.open_connections)) or time.monotonic() >= deadline:
+            whole = max(1, self.open_connections - self._committing)
+            if len(batch) >= min(self.max_batch, whole) or time.monotonic() >= deadline:
                 return batch, False
             time.sleep(WINDOW_POLL_S)
 
@@ -177,17 +194,26 @@ class GroupCommitter:
                 break
             batch, stopping = self._gather(first)
             self._last_batch = len(batch)
-            self._commit(batch)
+            with self._lock:
+                self._committing += len(batch)
+            try:
+                self._commit(batch)
+            finally:
+                with self._lock:
+                    self._committing -= len(batch)
         while True:  # anything that slipped in behind the stop marker is still stored
             try:
                 item = self.queue.get_nowait()
             except queue.Empty:
                 break
-            if item is not _STOP:
-                self._commit([item])
+            if item is _STOP:  # another committer's marker: it drains what follows
+                self.queue.put(_STOP)
+                break
+            self._commit([item])
 
     def _commit(self, batch: list[Pending]) -> None:
-        self.batches += 1
+        with self._lock:
+            self.batches += 1
         try:
             new_alarms = self._store(batch)
             replies = [(pending, pending.reading.reply) for pending in batch]
@@ -201,7 +227,8 @@ class GroupCommitter:
                 except Exception:
                     log.exception("a panel frame could not be stored; it gets NAK and the panel will resend: %r",
                                   pending.line)
-                    self.counts.store_errors += 1
+                    with self._lock:
+                        self.counts.store_errors += 1
                     replies.append((pending, dc09.nak()))
         _release(replies)
         self._consume(new_alarms)
@@ -222,9 +249,10 @@ class GroupCommitter:
                     note_restore(session, pending.site.id, pending.reading.consequence.kind,
                                  pending.reading.describe())
         created = [taken.summary for taken in results if taken.created]
-        self.counts.alarms_stored += len(created)
-        self.counts.retransmissions += len(results) - len(created)
-        self.counts.acked += len(batch)
+        with self._lock:
+            self.counts.alarms_stored += len(created)
+            self.counts.retransmissions += len(results) - len(created)
+            self.counts.acked += len(batch)
         return created
 
     def _consume(self, alarms: list[dict]) -> None:
@@ -282,7 +310,9 @@ class AlarmReceiverService:
         self.consumers: list[Consumer] = list(consumers or [])
         window_ms = group_commit_ms if group_commit_ms is not None else settings.sia_group_commit_ms
         self.book = AccountBook(runtime)
-        self.committer = GroupCommitter(runtime, self.counts, self.consumers, window_ms / 1000, max_batch)
+        committers = 2 if runtime.database.dialect == "postgresql" else 1
+        self.committer = GroupCommitter(runtime, self.counts, self.consumers, window_ms / 1000, max_batch,
+                                        workers=committers)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[asyncio.Task] = set()
@@ -321,7 +351,7 @@ class AlarmReceiverService:
         if self._loop is not None and self._thread is not None and self._thread.is_alive():
             asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(timeout=60)
             self._thread.join(timeout=30)
-        elif self.committer.thread.is_alive():
+        elif self.committer.is_alive():
             self.committer.stop()
 
     def _run(self) -> None:
@@ -436,7 +466,8 @@ class AlarmReceiverService:
             return reading.reply
         site = self.book.sites.get((reading.account or "").upper())
         if site is None:  # an OH receiver heartbeat: no account of ours, nothing to store
-            self.counts.acked += 1
+            with self.committer._lock:
+                self.counts.acked += 1
             return reading.reply
         loop = asyncio.get_running_loop()
         pending = Pending(line, reading, site, loop, loop.create_future())

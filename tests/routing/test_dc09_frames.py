@@ -123,3 +123,19 @@ def test_a_retransmission_has_the_same_key_and_a_new_event_a_different_one():
 def test_replies_carry_no_receiver_number_when_the_frame_had_none():
     reading = read_frame(build_frame("1234", "Nri1/PA15").decode(), ACCOUNTS)
     assert "None" not in reading.reply.decode()
+
+
+def test_the_compiled_crc_is_pysiaalarms_crc_on_every_kind_of_frame_body():
+    import random
+
+    from pysiaalarm import SIAEvent
+
+    from routing.alarms.dc09 import PYSIAALARM_CRC, crc16
+
+    assert SIAEvent._crc_calc is crc16
+    rng = random.Random(112)
+    bodies = ["", '"NULL"0000L0#AAA[]', '"SIA-DCS"0001L0#AAA[#AAA|Nri1/PA501]_14:12:04,09-25-2019',
+              '"*SIA-DCS"0002R1L0#B01[' + "0F" * 40, '"ADM-CID"0003L0#C7[#C7|1120 01 015]']
+    bodies += ["".join(chr(rng.randrange(32, 127)) for _ in range(rng.randrange(1, 300))) for _ in range(500)]
+    for body in bodies:
+        assert crc16(body) == PYSIAALARM_CRC(body), body

@@ -173,7 +173,7 @@ def test_stop_is_clean_and_releases_the_port(runtime):
     panel = Panel(port)
     service.stop()
     panel.close()
-    assert not service._thread.is_alive() and not service.committer.thread.is_alive()
+    assert not service._thread.is_alive() and not service.committer.is_alive()
     again = AlarmReceiverService(runtime, port=port)  # a restart binds the same port at once
     again.start()
     again.stop()
