@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 
 import pytest
@@ -41,17 +42,44 @@ def postgres_database():
 
 
 def _empty_postgres(database: Database) -> None:
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables if t.name != "alembic_version")
+    """Empty every table and restart the ids, as a fresh database would have them.
+
+    DELETE with the foreign-key triggers off (a superuser's `session_replication_role`) takes a
+    few milliseconds where TRUNCATE takes seventy; without that right, TRUNCATE it is.
+    """
+    tables = [t.name for t in Base.metadata.sorted_tables if t.name != "alembic_version"]
     with database.engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        if connection.execute(text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")).scalar():
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
+            for table in reversed(tables):
+                connection.execute(text(f'DELETE FROM "{table}"'))
+            connection.execute(text(
+                "SELECT setval(pg_get_serial_sequence(format('%I', table_name), column_name), 1, false) "
+                "FROM information_schema.columns WHERE table_schema = current_schema() "
+                "AND column_default LIKE 'nextval(%'"))
+        else:
+            joined = ", ".join(f'"{t}"' for t in tables)
+            connection.execute(text(f"TRUNCATE {joined} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    """One migrated SQLite file; each test gets a copy (migrating each time took 0.2 s a test)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "siaga112.db"
+    database = Database(f"sqlite:///{path}")
+    upgrade(database)
+    with database.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    database.dispose()
+    return path
 
 
 @pytest.fixture(params=BACKENDS)
 def database(request, tmp_path):
     """A migrated, empty database: an SQLite file per test, or the shared PostgreSQL emptied."""
     if request.param == "sqlite":
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), tmp_path / "siaga112.db")
         database = Database(f"sqlite:///{tmp_path / 'siaga112.db'}")
-        upgrade(database)
         yield database
         database.dispose()
     else:
