@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from routing.geo import unit_vector, validate_point
+from routing.geo import tenths, unit_vector, validate_point
 from routing.places import JurisdictionIndex, Located, PointIndex, load_cameras, load_points
 from routing.rules import MAX_PRIORITY, MIN_PRIORITY, Rules
 from routing.unit_index import LinearUnits, UnitIndex, UnitState
@@ -218,7 +218,7 @@ class RoutingEngine:
             for unit, distance in ranked:
                 found.append({
                     "callsign": unit.callsign, "agency": unit.agency, "kind": unit.kind,
-                    "distance_m": round(distance, 1), "eta_s": round(distance / self.speed_m_s),
+                    "distance_m": tenths(distance), "eta_s": round(distance / self.speed_m_s),
                     "lat": unit.lat, "lon": unit.lon,
                 })
         return found

@@ -23,7 +23,8 @@ from shapely.ops import nearest_points
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from routing.geo import (EARTH_RADIUS_M, chord_to_m, haversine_m, haversine_m_many, m_to_chord, unit_vector, unit_vectors,
+from routing.geo import (EARTH_RADIUS_M, chord_to_m, haversine_m, haversine_m_from, haversine_m_many, m_to_chord,
+                         sphere_point, tenths, unit_vector, unit_vectors,
                          validate_point)
 from routing.unit_index import TIE_CHORD, TIE_M, nearest_positions, with_ties
 from siaga112.models import Camera, Jurisdiction, PointOfInterest
@@ -376,13 +377,15 @@ class Place:
     extra: tuple = ()  # (key, value) pairs carried into the result, e.g. stream URLs
 
     @cached_property
-    def fields(self) -> tuple[dict, dict]:
-        """What a decision lists of the place, before and after its distance (made once)."""
-        return {"id": self.id, "name": self.name, "kind": self.kind, "lat": self.lat, "lon": self.lon}, dict(self.extra)
+    def result_template(self) -> dict:
+        """What a decision lists of the place, its distance left to fill in (made once)."""
+        return {"id": self.id, "name": self.name, "kind": self.kind, "lat": self.lat, "lon": self.lon,
+                "distance_m": None, **dict(self.extra)}
 
     def as_result(self, distance_m: float) -> dict:
-        head, tail = self.fields
-        return {**head, "distance_m": round(distance_m, 1), **tail}
+        result = self.result_template.copy()
+        result["distance_m"] = tenths(distance_m)
+        return result
 
 
 class PointIndex:
@@ -400,7 +403,8 @@ class PointIndex:
         self.xyz = unit_vectors(self.lats, self.lons) if self.places else np.empty((0, 3))
         self.tree = cKDTree(self.xyz) if self.places else None
         self._grids: dict[tuple[int, float | None], _CandidateGrid] = {}
-        self._keys = [(p.lat, p.lon, p.name) for p in self.places]  # what ranking reads, without attribute lookups
+        # What ranking reads of each place, in one tuple: its sphere point, its name, its index.
+        self._rows = [(*sphere_point(p.lat, p.lon), p.name, i) for i, p in enumerate(self.places)]
         self._xyz = [tuple(row) for row in self.xyz.tolist()]
 
     def __len__(self) -> int:
@@ -420,12 +424,12 @@ class PointIndex:
             grid = self._grids[(k, max_m)]
         if point is None:
             point = unit_vector(lat, lon)
-        found = grid.candidates(lat, lon)
-        if found is None:
-            found = self._from_tree(lat, lon, k, max_m, point)
-        elif len(found) > k:
-            found = self._closest_by_chord(found, point, k)
-        return self._ranked(lat, lon, found, k, max_m)
+        rows = grid.candidates(lat, lon)
+        if rows is None:
+            rows = [self._rows[i] for i in self._from_tree(lat, lon, k, max_m, point)]
+        elif len(rows) > CHORD_FILTER_OVER * k:
+            rows = [self._rows[i] for i in self._closest_by_chord([row[4] for row in rows], point, k)]
+        return self._ranked(lat, lon, rows, k, max_m)
 
     def _closest_by_chord(self, indices, point, k: int) -> list[int]:
         """The k candidates nearest by straight line, and any tied with the k-th.
@@ -433,7 +437,7 @@ class PointIndex:
         Chords order exactly as great-circle distances and cost a few multiplications, so only
         these few go on to be measured in metres and ranked by name.
         """
-        px, py, pz = point.tolist()
+        px, py, pz = point
         xyz = self._xyz
         scored = []
         for i in indices:
@@ -463,20 +467,20 @@ class PointIndex:
         if not self.places or k <= 0:
             return []
         distances = haversine_m_many(lat, lon, self.lats, self.lons)
-        return self._ranked(lat, lon, nearest_positions(distances, k, TIE_M), k, max_m)
+        return self._ranked(lat, lon, [self._rows[i] for i in nearest_positions(distances, k, TIE_M)], k, max_m)
 
-    def _ranked(self, lat, lon, indices, k, max_m):
+    def _ranked(self, lat, lon, rows, k, max_m):
         """Nearest first by distance to the millimetre, then by name: both paths end here."""
-        keys = self._keys
-        scored = []
-        for i in indices:
-            place_lat, place_lon, name = keys[i]
-            scored.append((round(haversine_m(lat, lon, place_lat, place_lon), 3), name, i))
-        scored.sort()
+        distances = haversine_m_from(lat, lon, rows)
+        scored = sorted([(int(d * 1000 + 0.5), row[3], row[4], d) for d, row in zip(distances, rows)])
         places = self.places
-        return [(places[i], d) for d, _, i in scored if max_m is None or d <= max_m][:k]
+        limit = float("inf") if max_m is None else max_m * 1000
+        return [(places[i], d) for mm, _, i, d in scored if mm <= limit][:k]
 
 
+# A cell's few candidates are ranked in metres at once; only a long list is first cut down by
+# chord (cheaper per place), to the k nearest and their ties.
+CHORD_FILTER_OVER = 3
 PLACE_GRID_STEP_DEGREES = 0.002  # ~220 m cells: few candidates each
 PLACE_GRID_MARGIN_DEGREES = 0.05  # the grid reaches ~5 km past the outermost places
 PLACE_GRID_MAX_CELLS = 250_000
@@ -519,10 +523,12 @@ class _CandidateGrid:
         reach = reach + 1.0  # rounding: distances are ranked to the millimetre
         within = index.tree.query_ball_point(centres, r=[m_to_chord(m) for m in reach.tolist()])
         shared: dict[tuple, tuple] = {}  # neighbouring cells mostly list the same places: keep one copy
-        self.cells = [shared.setdefault(key, key) for key in (tuple(sorted(found)) for found in within)]
+        rows = index._rows
+        self.cells = [shared.get(key) or shared.setdefault(key, tuple(rows[i] for i in key))
+                      for key in (tuple(sorted(found)) for found in within)]
 
-    def candidates(self, lat: float, lon: float) -> tuple[int, ...] | None:
-        """Indexes of the places to rank for this point; None off the grid."""
+    def candidates(self, lat: float, lon: float) -> tuple[tuple, ...] | None:
+        """The ranking rows of the places to rank for this point; None off the grid."""
         ix, iy = int((lon - self.x0) // self.step), int((lat - self.y0) // self.step)
         if 0 <= ix < self.nx and 0 <= iy < self.ny:
             return self.cells[iy * self.nx + ix]
