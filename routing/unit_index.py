@@ -21,6 +21,7 @@ ties included), which stays here as the baseline.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from array import array
@@ -36,6 +37,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 from pykdtree.kdtree import KDTree  # noqa: E402
 
 from routing.geo import haversine_m_from, haversine_m_many, m_to_chord, sphere_point, unit_vector, unit_vectors
+
+log = logging.getLogger(__name__)
 
 AVAILABLE = "available"
 
@@ -82,6 +85,8 @@ BRUTE_FORCE_MAX = 1024
 # rounding in the chord arithmetic can never pick a different unit than the linear scan.
 TIE_M = 0.01
 TIE_CHORD = m_to_chord(TIE_M)
+# Past this many units a due rebuild runs in a thread while queries use the current tree.
+BACKGROUND_REBUILD_OVER = 20_000
 GROUP_SPACING = 4.0  # fourth-coordinate distance between two (agency, kind) groups
 GROUP_BOUND = 3.0  # query radius: beyond any chord (2), short of the next group (4)
 
@@ -203,17 +208,29 @@ class _Snapshot:
 
 
 class UnitIndex:
-    """Field units by id, with a lazily rebuilt KD-tree and a dirty set per (agency, kind)."""
+    """Field units by id, with a lazily rebuilt KD-tree and a dirty set per (agency, kind).
 
-    def __init__(self, stale_seconds: float, *, min_dirty: int = 32, dirty_share: float = 0.02) -> None:
+    A rebuild of a small table takes a few milliseconds and is done in place by the query that
+    finds it due. Past `background_rebuild_over` units it takes longer (about 0.2 s at 100,000
+    here), so it runs in a thread of its own while queries go on with the current tree and its
+    dirty sets, which answer correctly however stale the tree; every unit changed while the new
+    tree was being built stays dirty against it.
+    """
+
+    def __init__(self, stale_seconds: float, *, min_dirty: int = 32, dirty_share: float = 0.02,
+                 background_rebuild_over: int = BACKGROUND_REBUILD_OVER) -> None:
         self.stale_seconds = stale_seconds
         self.min_dirty = min_dirty
         self.dirty_share = dirty_share
+        self.background_rebuild_over = background_rebuild_over
         self.units: dict[int, UnitState] = {}
         self._snapshot: _Snapshot | None = None
         self._dirty: dict[tuple[str, str], set[int]] = {}
         self._rebuild_due = True
         self._lock = threading.RLock()
+        self._generation = 0  # a load() makes a rebuild in progress worthless
+        self._building: threading.Thread | None = None
+        self._changed_while_building: set[int] | None = None
         self.rebuilds = 0
 
     def __len__(self) -> int:
@@ -226,6 +243,7 @@ class UnitIndex:
             self._snapshot = None
             self._dirty.clear()
             self._rebuild_due = True
+            self._generation += 1
 
     def upsert(self, unit: UnitState) -> None:
         """Take a unit's new position, status or kind; cheap, whatever the number of units."""
@@ -234,6 +252,8 @@ class UnitIndex:
             if old == unit:
                 return
             self.units[unit.id] = unit
+            if self._changed_while_building is not None:
+                self._changed_while_building.add(unit.id)
             snapshot = self._snapshot
             if snapshot is not None:
                 position = snapshot.position.get(unit.id)
@@ -241,25 +261,61 @@ class UnitIndex:
                     snapshot.clean[position] = 0
             for state in (old, unit):
                 if state is not None:
-                    key = (state.agency, state.kind)
-                    dirty = self._dirty.setdefault(key, set())
-                    dirty.add(state.id)
-                    size = snapshot.group_size(key) if snapshot is not None else 0
-                    if len(dirty) > max(self.min_dirty, self.dirty_share * size):
-                        self._rebuild_due = True
+                    self._note_dirty(snapshot, state)
+
+    def _note_dirty(self, snapshot: "_Snapshot | None", state: UnitState) -> None:
+        key = (state.agency, state.kind)
+        dirty = self._dirty.setdefault(key, set())
+        dirty.add(state.id)
+        size = snapshot.group_size(key) if snapshot is not None else 0
+        if len(dirty) > max(self.min_dirty, self.dirty_share * size):
+            self._rebuild_due = True
 
     def _current(self, now: float) -> _Snapshot:
-        if self._rebuild_due or self._snapshot is None:
+        if self._snapshot is None or (self._rebuild_due and len(self.units) <= self.background_rebuild_over):
             self._snapshot = _Snapshot([u for u in self.units.values() if u.eligible(now, self.stale_seconds)])
             self._dirty.clear()
             self._rebuild_due = False
+            self._generation += 1  # a rebuild still running in a thread is now out of date
             self.rebuilds += 1
+        elif self._rebuild_due and self._building is None:
+            self._rebuild_due = False
+            self._changed_while_building = set()
+            self._building = threading.Thread(
+                target=self._rebuild, args=(list(self.units.values()), now, self._generation),
+                name="unit-tree-rebuild", daemon=True)
+            self._building.start()
         return self._snapshot
+
+    def _rebuild(self, units: list[UnitState], now: float, generation: int) -> None:
+        """Build a new tree from a copy of the units (no lock held), then put it in place."""
+        try:
+            snapshot = _Snapshot([u for u in units if u.eligible(now, self.stale_seconds)])
+        except Exception:
+            log.exception("the unit tree could not be rebuilt; queries go on with the current one")
+            snapshot = None
+        with self._lock:
+            changed, self._changed_while_building = self._changed_while_building, None
+            self._building = None
+            if snapshot is None or generation != self._generation:
+                self._rebuild_due = snapshot is None
+                return
+            self._snapshot = snapshot
+            self._dirty = {}
+            for unit_id in changed:
+                position = snapshot.position.get(unit_id)
+                if position is not None:
+                    snapshot.clean[position] = 0
+                    self._note_dirty(snapshot, snapshot.units[position])
+                current = self.units.get(unit_id)
+                if current is not None:
+                    self._note_dirty(snapshot, current)
+            self.rebuilds += 1
 
     def build_all(self, now: float) -> None:
         """Build the tree now (after a load), so no decision pays for a first build."""
         with self._lock:
-            self._rebuild_due = True
+            self._snapshot = None
             self._current(now)
 
     def nearest(self, agency: str, kinds, lat: float, lon: float, k: int, now: float,

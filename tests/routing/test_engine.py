@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from routing.engine import RoutingEngine, UnknownCategory
 from routing.geo import haversine_m, validate_point
 from routing.places import Place, PointIndex
 from routing.rules import RulesError, load_rules, parse_rules
+from routing import unit_index
 from routing.unit_index import UnitState
 
 RULES_FILE = Path(__file__).resolve().parents[2] / "config" / "routing_rules.yaml"
@@ -45,12 +47,27 @@ def _decisions_agree(engine, rng, now, rounds=150):
         assert fast == slow
 
 
-@pytest.mark.parametrize("count", [300, 3000])  # one flat numpy pass below ~1,000 units, the KD-tree above
-def test_tree_answers_equal_a_linear_scan_on_random_units_as_they_move_and_change_status(engine, count):
+@pytest.mark.parametrize("count, background", [(300, False), (3000, False), (3000, True)],
+                         ids=["flat", "tree", "tree-rebuilt-in-background"])
+def test_tree_answers_equal_a_linear_scan_on_random_units_as_they_move_and_change_status(
+        engine, count, background, monkeypatch):
+    # One flat numpy pass below ~1,000 units, the KD-tree above; a big table's tree is rebuilt in
+    # a thread while decisions go on with the old one (forced here at 3,000 units, and each
+    # background build slowed down so that decisions and moves happen while it runs).
     rng = random.Random(4)
     now = time.time()
     units = [_random_unit(rng, i, now) for i in range(count)]
     engine.units.load(units)
+    if background:
+        engine.units.background_rebuild_over = 0
+        built_in_place = unit_index._Snapshot
+
+        def slow_in_background(members):
+            if threading.current_thread() is not threading.main_thread():
+                time.sleep(0.05)
+            return built_in_place(members)
+
+        monkeypatch.setattr(unit_index, "_Snapshot", slow_in_background)
     engine.hospitals = PointIndex([Place(i, "hospital", f"RS {i}", CENTER[0] + rng.uniform(-0.3, 0.3),
                                          CENTER[1] + rng.uniform(-0.3, 0.3)) for i in range(300)])
     engine.cameras = PointIndex([Place(i, "camera", f"CCTV {i}", CENTER[0] + rng.uniform(-0.3, 0.3),
@@ -61,7 +78,11 @@ def test_tree_answers_equal_a_linear_scan_on_random_units_as_they_move_and_chang
         for _ in range(rng.choice([5, 40, 400])):
             engine.take_unit_state(_random_unit(rng, rng.randrange(count), now))
         _decisions_agree(engine, rng, now, rounds=40)
-    assert engine.units.rebuilds > 0
+    deadline = time.monotonic() + 10
+    while engine.units.rebuilds < 2 and time.monotonic() < deadline:  # the first build, then a rebuild
+        time.sleep(0.01)
+    assert engine.units.rebuilds >= 2
+    _decisions_agree(engine, rng, now, rounds=40)
 
 
 def _truth(units, lat, lon, k, now):
