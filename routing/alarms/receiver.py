@@ -57,7 +57,11 @@ class SiteRef:
 
 @dataclass
 class ReceiverCounts:
-    """What the receiver has seen; refusals by kind (see `dc09.REFUSALS`)."""
+    """What the receiver has seen; refusals by kind (see `dc09.REFUSALS`).
+
+    The event loop and the group committers (two on PostgreSQL) count at once, so counts
+    shared between threads go through `add`.
+    """
 
     frames: int = 0
     acked: int = 0
@@ -66,6 +70,12 @@ class ReceiverCounts:
     store_errors: int = 0
     consumer_errors: int = 0
     refused: Counter = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, **increments: int) -> None:
+        with self._lock:
+            for name, increment in increments.items():
+                setattr(self, name, getattr(self, name) + increment)
 
 
 class AccountBook:
@@ -165,8 +175,8 @@ class GroupCommitter:
         """The first frame and those arriving within the window.
 
         A panel has one frame in flight at a time, so once every open connection has a frame
-        in this batch or in one being stored there is nothing more to wait for. When traffic is light (the last batch
-        was a single frame) there is no waiting at all. The committer looks at the queue a few
+        in this batch or in one being stored there is nothing more to wait for. When traffic is
+        light (the last batch was a single frame) there is no waiting at all. The committer looks at the queue a few
         times per window rather than waking for each frame: every wake-up would take the
         interpreter lock from the thread that reads the panels.
         """
@@ -227,8 +237,7 @@ class GroupCommitter:
                 except Exception:
                     log.exception("a panel frame could not be stored; it gets NAK and the panel will resend: %r",
                                   pending.line)
-                    with self._lock:
-                        self.counts.store_errors += 1
+                    self.counts.add(store_errors=1)
                     replies.append((pending, dc09.nak()))
         _release(replies)
         self._consume(new_alarms)
@@ -249,10 +258,7 @@ class GroupCommitter:
                     note_restore(session, pending.site.id, pending.reading.consequence.kind,
                                  pending.reading.describe())
         created = [taken.summary for taken in results if taken.created]
-        with self._lock:
-            self.counts.alarms_stored += len(created)
-            self.counts.retransmissions += len(results) - len(created)
-            self.counts.acked += len(batch)
+        self.counts.add(alarms_stored=len(created), retransmissions=len(results) - len(created), acked=len(batch))
         return created
 
     def _consume(self, alarms: list[dict]) -> None:
@@ -262,7 +268,7 @@ class GroupCommitter:
             try:
                 consumer(alarms)
             except Exception:
-                self.counts.consumer_errors += 1
+                self.counts.add(consumer_errors=1)
                 log.exception("alarm consumer %r failed; the receiver goes on", consumer)
 
 
@@ -466,8 +472,7 @@ class AlarmReceiverService:
             return reading.reply
         site = self.book.sites.get((reading.account or "").upper())
         if site is None:  # an OH receiver heartbeat: no account of ours, nothing to store
-            with self.committer._lock:
-                self.counts.acked += 1
+            self.counts.add(acked=1)
             return reading.reply
         loop = asyncio.get_running_loop()
         pending = Pending(line, reading, site, loop, loop.create_future())
