@@ -73,18 +73,16 @@ class AgiConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         self._wake()
-        drained, self._drained = self._drained, None
-        if drained is not None and not drained.done():
-            drained.set_result(None)
+        _release(self._drained)
+        self._drained = None
 
     def pause_writing(self) -> None:
         self._paused = True
 
     def resume_writing(self) -> None:
         self._paused = False
-        drained, self._drained = self._drained, None
-        if drained is not None and not drained.done():
-            drained.set_result(None)
+        _release(self._drained)
+        self._drained = None
 
     # --- for the session ---------------------------------------------------------------
 
@@ -139,6 +137,10 @@ class AgiConnection(asyncio.Protocol):
             self.eof_received()
 
     def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        _release(self._waiter)
+
+
+def _release(future: asyncio.Future | None) -> None:
+    """Let whoever awaits `future` go on (nothing if nobody does)."""
+    if future is not None and not future.done():
+        future.set_result(None)
