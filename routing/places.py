@@ -23,7 +23,7 @@ from shapely.ops import nearest_points
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from routing.geo import (EARTH_RADIUS_M, chord_to_m, haversine_m, haversine_m_many, m_to_chord,
+from routing.geo import (EARTH_RADIUS_M, chord_to_m, haversine_m, haversine_m_from, haversine_m_many, m_to_chord,
                          sphere_point, tenths, unit_vector, unit_vectors,
                          validate_point)
 from routing.unit_index import TIE_CHORD, TIE_M, nearest_positions, with_ties
@@ -468,19 +468,9 @@ class PointIndex:
         return self._ranked(lat, lon, [self._rows[i] for i in nearest_positions(distances, k, TIE_M)], k, max_m)
 
     def _ranked(self, lat, lon, rows, k, max_m):
-        """Nearest first by distance to the millimetre, then by name: both paths end here.
-
-        The loop is `geo.haversine_m_from` written out, as it runs for every candidate of
-        every decision: the same arithmetic, without a list of distances in between.
-        """
-        p1, c1, l1 = sphere_point(lat, lon)
-        sin, sqrt, asin = math.sin, math.sqrt, math.asin
-        scored = []
-        for p2, c2, l2, name, i in rows:
-            a = sin((p2 - p1) / 2) ** 2 + c1 * c2 * sin((l2 - l1) / 2) ** 2
-            d = 2 * EARTH_RADIUS_M * asin(min(1.0, sqrt(a)))
-            scored.append((int(d * 1000 + 0.5), name, i, d))
-        scored.sort()
+        """Nearest first by distance to the millimetre, then by name: both paths end here."""
+        distances = haversine_m_from(lat, lon, rows)
+        scored = sorted([(int(d * 1000 + 0.5), row[3], row[4], d) for d, row in zip(distances, rows)])
         places = self.places
         limit = float("inf") if max_m is None else max_m * 1000
         return [(places[i], d) for mm, _, i, d in scored if mm <= limit][:k]
