@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from datetime import datetime, timezone
 from typing import Iterator
 
+import orjson
+
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -60,6 +64,13 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+def json_text(value) -> str:
+    """JSON columns' text: orjson, several times quicker than the standard encoder on the
+    alarm receiver's batches. Compact; keys that are not strings are written as strings,
+    as the standard encoder does."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC).decode()
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # WAL lets the console read while the IVR writes; FULL sync because an acknowledged alarm
     # or a queued call must survive a power cut; the busy timeout rides out short write locks.
@@ -71,19 +82,49 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+# A pooled PostgreSQL connection given back this recently is taken as alive; one idle longer
+# is pinged before use, so a restarted server costs a reconnect, not a failed request.
+PING_AFTER_IDLE_S = 1.0
+
+
+def _note_checkin(_dbapi_connection, record) -> None:
+    record.info["checked_in_at"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
+    """Pool pre-ping, but only for connections idle past PING_AFTER_IDLE_S.
+
+    A busy writer (the alarm receiver's group committers take a connection per batch)
+    would otherwise pay a round trip to the server for every batch.
+    """
+    checked_in = record.info.get("checked_in_at")
+    if checked_in is not None and time.monotonic() - checked_in < PING_AFTER_IDLE_S:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+        dbapi_connection.rollback()
+    except Exception as error:  # the pool then drops this connection and tries a fresh one
+        raise DisconnectionError(str(error)) from error
+
+
 class Database:
     """An engine and its session factory, built once from the database URL and passed around."""
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
-        kwargs: dict = {"echo": echo, "future": True}
+        kwargs: dict = {"echo": echo, "future": True, "json_serializer": json_text}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
         else:
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            kwargs.update(pool_size=10, max_overflow=20)
         self.engine: Engine = create_engine(url, **kwargs)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            event.listen(self.engine.pool, "checkout", _ping_if_idle)
+            event.listen(self.engine.pool, "checkin", _note_checkin)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
     @property

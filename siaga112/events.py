@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 from sqlalchemy import func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
+from siaga112 import bulk
 from siaga112.db import utcnow
 from siaga112.models import Event
 
@@ -53,11 +54,11 @@ def publish_many(session: Session, notices: list[tuple[str, dict, str | None]], 
         if kind not in EVENT_KINDS:
             raise ValueError(f"unknown event kind {kind!r}")
     now = now or utcnow()
-    session.execute(_INSERT_EVENT, [{"at": now, "kind": kind, "payload": payload, "audience": audience}
-                                    for kind, payload, audience in notices])
+    rows = [{"at": now, "kind": kind, "payload": payload, "audience": audience} for kind, payload, audience in notices]
     if session.get_bind().dialect.name == "postgresql":
-        newest = session.execute(select(func.max(Event.id))).scalar_one()
-        session.execute(text("SELECT pg_notify(:channel, :id)"), {"channel": NOTIFY_CHANNEL, "id": str(newest)})
+        bulk.insert_rows_and_notify(session, Event.__table__, rows, NOTIFY_CHANNEL)
+    else:
+        session.execute(_INSERT_EVENT, rows)
 
 
 # --- the subscriber side -------------------------------------------------------------------

@@ -25,14 +25,14 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from pysiaalarm import SIAAccount
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 
 from siaga112.db import utcnow
 from siaga112.models import AlarmSite
 from siaga112.runtime import Runtime
 from routing.alarms import dc09
 from routing.alarms.store import AlarmIntake, RouteMemo, take_alarms
-from routing.alarms.supervision import clear_offline, note_restore
+from routing.alarms.supervision import mark_seen, note_restore
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,8 @@ class SiteRef:
 class ReceiverCounts:
     """What the receiver has seen; refusals by kind (see `dc09.REFUSALS`).
 
-    The event loop and the group committers (two on PostgreSQL) count at once, so counts
-    shared between threads go through `add`.
+    The event loop and the group committer count at once, so counts shared between threads
+    go through `add`.
     """
 
     frames: int = 0
@@ -121,24 +121,19 @@ class Pending:
 
 
 _STOP = object()
-# One expanding parameter for a batch's sites: SQLAlchemy then binds the list once, not per value.
-_SITES = AlarmSite.id.in_(bindparam("ids", expanding=True))
-_SEEN = update(AlarmSite).where(_SITES).execution_options(synchronize_session=False)
-_OFFLINE = select(AlarmSite).where(_SITES, AlarmSite.offline.is_(True))
 
 
 class GroupCommitter:
-    """Threads that store accepted frames in batches and then release their replies.
+    """A thread that stores accepted frames in batches and then releases their replies.
 
-    One thread on SQLite, which has one writer at a time. On PostgreSQL two: while one batch
-    waits on its round trips and its commit, the frames of the panels answered meanwhile
-    gather into the next batch and are stored on another connection at once, instead of
-    waiting for the first commit to end. Each frame is still answered only after its own
-    batch has committed.
+    One thread, on SQLite (one writer at a time) as on PostgreSQL: a batch costs the
+    interpreter little beyond its rows (`siaga112.bulk`), and a second committer on
+    PostgreSQL measured slower, its smaller batches costing more per frame and taking the
+    interpreter lock from the thread that reads the panels more often.
     """
 
     def __init__(self, runtime: Runtime, counts: ReceiverCounts, consumers: list[Consumer],
-                 window_s: float = GROUP_COMMIT_MS / 1000, max_batch: int = MAX_BATCH, workers: int = 1) -> None:
+                 window_s: float = GROUP_COMMIT_MS / 1000, max_batch: int = MAX_BATCH) -> None:
         self.runtime = runtime
         self.counts = counts
         self.consumers = consumers
@@ -146,27 +141,22 @@ class GroupCommitter:
         self.max_batch = max_batch
         self.routes = RouteMemo()
         self.queue: queue.Queue = queue.Queue()
-        self.threads = [threading.Thread(target=self._run, name=f"sia-group-commit-{n}", daemon=True)
-                        for n in range(max(1, workers))]
+        self.thread = threading.Thread(target=self._run, name="sia-group-commit", daemon=True)
         self.batches = 0
         self._last_batch = 0
-        self._lock = threading.Lock()
-        self._committing = 0  # frames in batches being stored now (their panels send nothing until answered)
+        self._committing = 0  # frames in the batch being stored now (their panels send nothing until answered)
         self.open_connections = 0  # kept by the event loop; read here to know when a batch is whole
 
     def start(self) -> None:
-        for thread in self.threads:
-            thread.start()
+        self.thread.start()
 
     def is_alive(self) -> bool:
-        return any(thread.is_alive() for thread in self.threads)
+        return self.thread.is_alive()
 
     def stop(self) -> None:
-        """Store what is queued, release its replies, then end the threads."""
-        for _thread in self.threads:
-            self.queue.put(_STOP)
-        for thread in self.threads:
-            thread.join(timeout=30)
+        """Store what is queued, release its replies, then end the thread."""
+        self.queue.put(_STOP)
+        self.thread.join(timeout=30)
 
     def submit(self, pending: Pending) -> None:
         self.queue.put(pending)
@@ -203,27 +193,21 @@ class GroupCommitter:
             if first is _STOP:
                 break
             batch, stopping = self._gather(first)
-            self._last_batch = len(batch)
-            with self._lock:
-                self._committing += len(batch)
+            self._last_batch = self._committing = len(batch)
             try:
                 self._commit(batch)
             finally:
-                with self._lock:
-                    self._committing -= len(batch)
+                self._committing = 0
         while True:  # anything that slipped in behind the stop marker is still stored
             try:
                 item = self.queue.get_nowait()
             except queue.Empty:
                 break
-            if item is _STOP:  # another committer's marker: it drains what follows
-                self.queue.put(_STOP)
-                break
-            self._commit([item])
+            if item is not _STOP:
+                self._commit([item])
 
     def _commit(self, batch: list[Pending]) -> None:
-        with self._lock:
-            self.batches += 1
+        self.batches += 1
         try:
             new_alarms = self._store(batch)
             replies = [(pending, pending.reading.reply) for pending in batch]
@@ -243,16 +227,13 @@ class GroupCommitter:
         self._consume(new_alarms)
 
     def _store(self, batch: list[Pending]) -> list[dict]:
-        """One transaction: the batch's alarms, its sites' last report, restores, offline cleared."""
+        """One transaction: the batch's sites' last report (offline cleared), its alarms, restores."""
         now = utcnow()
         alarm_items = [p for p in batch if p.reading.consequence.action == "alarm"]
         with self.runtime.database.session() as session:
+            sites = mark_seen(session, list({p.site.id for p in batch}), now)
             results = take_alarms(session, self.runtime, [_intake(p) for p in alarm_items], routes=self.routes,
-                                  with_summaries=bool(self.consumers))
-            site_ids = {"ids": list({p.site.id for p in batch})}
-            session.execute(_SEEN.values(last_seen_at=now), site_ids)
-            for site in session.scalars(_OFFLINE, site_ids):
-                clear_offline(session, site)
+                                  with_summaries=bool(self.consumers), parties=sites)
             for pending in batch:
                 if pending.reading.consequence.action == "restore":
                     note_restore(session, pending.site.id, pending.reading.consequence.kind,
@@ -316,9 +297,7 @@ class AlarmReceiverService:
         self.consumers: list[Consumer] = list(consumers or [])
         window_ms = group_commit_ms if group_commit_ms is not None else settings.sia_group_commit_ms
         self.book = AccountBook(runtime)
-        committers = 2 if runtime.database.dialect == "postgresql" else 1
-        self.committer = GroupCommitter(runtime, self.counts, self.consumers, window_ms / 1000, max_batch,
-                                        workers=committers)
+        self.committer = GroupCommitter(runtime, self.counts, self.consumers, window_ms / 1000, max_batch)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[asyncio.Task] = set()

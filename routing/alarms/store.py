@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from siaga112 import events
+from siaga112 import bulk, events
 from siaga112.db import iso, utcnow
 from siaga112.models import Alarm, AlarmSite, Reporter
 from siaga112.runtime import Runtime
@@ -144,7 +144,7 @@ class Taken:
 
 
 def take_alarms(session: Session, runtime: Runtime, intakes: Iterable[AlarmIntake], *,
-                routes: dict | None = None, with_summaries: bool = True) -> list[Taken]:
+                routes: dict | None = None, with_summaries: bool = True, parties: dict | None = None) -> list[Taken]:
     """Store many alarms in the caller's transaction: one `Taken` per intake, in order.
 
     A dedupe key already stored (or repeated within `intakes`) gives back the first alarm with
@@ -152,12 +152,12 @@ def take_alarms(session: Session, runtime: Runtime, intakes: Iterable[AlarmIntak
     which is what lets the DC-09 receiver store a whole group of frames per commit. The
     caller commits, and only then acknowledges the sources. `routes` may be a `RouteMemo` kept
     across batches; without `with_summaries` a Taken carries no console summary (it is not built).
+    `parties` holds site summaries the caller has already read (`site_summaries`), keyed as
+    `_parties` keys them.
     """
     intakes = list(intakes)
     keys = {i.dedupe_key for i in intakes if i.dedupe_key}
-    known: dict[str, int] = {}
-    if keys:
-        known = dict(session.execute(_BY_KEYS, {"keys": list(keys)}).all())
+    known = _stored_keys(session, list(keys)) if keys else {}
     plan: list[tuple[int, bool]] = []  # (alarm id, False) for stored alarms, (row index, True) for new rows
     rows: list[dict] = []
     routes = {} if routes is None else routes
@@ -184,7 +184,7 @@ def take_alarms(session: Session, runtime: Runtime, intakes: Iterable[AlarmIntak
     summaries: list[dict] = []
     if rows:
         ids = _insert(session, rows)
-        parties = _parties(session, rows)
+        parties = _parties(session, rows, dict(parties or {}))
         for row, alarm_id in zip(rows, ids):
             row["id"] = alarm_id
         events.publish_many(session, [("alarm.new", list_entry(row, parties), None) for row in rows])
@@ -208,10 +208,12 @@ def _insert(session: Session, rows: list[dict]) -> list[int]:
     Per-object ORM bookkeeping would cost more than the fsync group commit shares out. When
     every row has a dedupe key (all panel frames do), a plain executemany and one lookup by key
     is fastest on SQLite, where INSERT ... RETURNING in parameter order goes row by row; on
-    PostgreSQL one multi-row INSERT ... RETURNING is one round trip instead of two.
+    PostgreSQL one INSERT from arrays (`siaga112.bulk`) ... RETURNING is one round trip, with
+    the same statement text for every batch size.
     """
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    if sqlite and len(rows) > 1 and all(row["dedupe_key"] for row in rows):
+    if session.get_bind().dialect.name == "postgresql":
+        return bulk.insert_rows(session, Alarm.__table__, rows)
+    if len(rows) > 1 and all(row["dedupe_key"] for row in rows):
         session.execute(insert(Alarm), rows)
         keys = [row["dedupe_key"] for row in rows]
         found = dict(session.execute(_BY_KEYS, {"keys": keys}).all())
@@ -219,15 +221,21 @@ def _insert(session: Session, rows: list[dict]) -> list[int]:
     return list(session.execute(insert(Alarm).returning(Alarm.id, sort_by_parameter_order=True), rows).scalars())
 
 
-def _parties(session: Session, rows: list[dict]) -> dict:
-    """Summaries of the sites and reporters of a batch, read with one query each."""
-    parties: dict = {}
-    site_ids = {row["site_id"] for row in rows if row["site_id"] is not None}
+def _stored_keys(session: Session, keys: list[str]) -> dict[str, int]:
+    """The ids of the alarms already stored under any of these dedupe keys."""
+    if session.get_bind().dialect.name == "postgresql":
+        return dict(bulk.execute(session, "SELECT dedupe_key, id FROM alarms WHERE dedupe_key = ANY(%b)", (keys,)))
+    return dict(session.execute(_BY_KEYS, {"keys": keys}).all())
+
+
+def _parties(session: Session, rows: list[dict], parties: dict) -> dict:
+    """Summaries of the sites and reporters of a batch (those not in `parties` yet), one query each."""
+    site_ids = {row["site_id"] for row in rows if row["site_id"] is not None and ("site", row["site_id"]) not in parties}
     if site_ids:
         columns = (AlarmSite.id, AlarmSite.name, AlarmSite.account, AlarmSite.device_id, AlarmSite.offline)
         for site in session.execute(select(*columns).where(AlarmSite.id.in_(bindparam("ids", expanding=True))),
                                     {"ids": list(site_ids)}):
-            parties[("site", site.id)] = _site_summary(site)
+            parties[("site", site.id)] = site_summary(site)
     reporter_ids = {row["reporter_id"] for row in rows if row["reporter_id"] is not None}
     if reporter_ids:
         for reporter in session.scalars(select(Reporter).where(Reporter.id.in_(list(reporter_ids)))):
@@ -235,7 +243,8 @@ def _parties(session: Session, rows: list[dict]) -> dict:
     return parties
 
 
-def _site_summary(site) -> dict:
+def site_summary(site) -> dict:
+    """A site as the console's alarm list shows it (any object or row with these attributes)."""
     return {"id": site.id, "name": site.name, "account": site.account, "device_id": site.device_id,
             "offline": site.offline}
 
@@ -303,7 +312,7 @@ def alarm_json(session: Session, alarm: Alarm | dict, parties: dict | None = Non
     site_id, reporter_id = get("site_id"), get("reporter_id")
     if site_id is not None:
         if ("site", site_id) not in parties:
-            parties[("site", site_id)] = _site_summary(session.get(AlarmSite, site_id))
+            parties[("site", site_id)] = site_summary(session.get(AlarmSite, site_id))
         body["site"] = parties[("site", site_id)]
     if reporter_id is not None:
         if ("reporter", reporter_id) not in parties:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from siaga112 import bulk
 from siaga112.db import iso, utcnow
 from siaga112.models import Alarm, AlarmSite
 from siaga112.runtime import Runtime
-from routing.alarms.store import PRIORITY_TECHNICAL, AlarmIntake, change_state, take_alarm
+from routing.alarms.store import PRIORITY_TECHNICAL, AlarmIntake, change_state, site_summary, take_alarm
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,38 @@ def check_panels(runtime: Runtime) -> None:
     """Scheduled job: raise "panel offline" for sites that stopped reporting."""
     with runtime.database.session() as session:
         raise_offline(session, runtime)
+
+
+_SITE_COLUMNS = (AlarmSite.id, AlarmSite.name, AlarmSite.account, AlarmSite.device_id, AlarmSite.offline)
+_SEEN = (update(AlarmSite.__table__).where(AlarmSite.id.in_(bindparam("ids", expanding=True)))
+         .values(last_seen_at=bindparam("now")).returning(*_SITE_COLUMNS))
+_SEEN_PG = ("UPDATE alarm_sites SET last_seen_at = %b WHERE id = ANY(%b) "
+            "RETURNING id, name, account, device_id, offline")
+
+
+def mark_seen(session: Session, site_ids: list[int], now: datetime) -> dict:
+    """These sites reported at `now`: note it, bring back online those flagged offline, and
+    give their summaries keyed as `take_alarms(parties=...)` takes them.
+
+    One statement for the whole batch of a busy receiver, where reading the sites, noting
+    the report and looking for offline ones used to be three.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        rows = [dict(zip(("id", "name", "account", "device_id", "offline"), row))
+                for row in bulk.execute(session, _SEEN_PG, (now, site_ids))]
+    else:
+        rows = [row._asdict() for row in session.execute(_SEEN, {"ids": site_ids, "now": now})]
+    parties = {}
+    for row in rows:
+        parties[("site", row["id"])] = site_summary(_Row(row))
+        if row["offline"]:
+            clear_offline(session, session.get(AlarmSite, row["id"]))
+    return parties
+
+
+class _Row:
+    def __init__(self, values: dict) -> None:
+        self.__dict__.update(values)
 
 
 def clear_offline(session: Session, site: AlarmSite) -> None:
