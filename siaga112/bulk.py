@@ -1,17 +1,18 @@
-"""Batches on PostgreSQL in short statements whose text does not grow with the batch.
+"""Batches of rows in one statement, for writers that store many rows per transaction.
 
-A multi-row INSERT ... VALUES grows with the batch, so every batch size is a new statement
-for SQLAlchemy to render, for psycopg to parse (it caches only short queries) and for the
-server to plan. Here a whole batch travels as one JSON document and the server unpacks it
-(`json_populate_recordset`): the statement text is the same for 1 row or 500, psycopg keeps
-it parsed, the server keeps it prepared, and the Python side is one call of orjson (several
-times quicker than the standard library's encoder, which was a third of a batch's time)
-instead of a parameter conversion per value. The group committer of the alarm receiver
-stores its batches this way; SQLite keeps SQLAlchemy's executemany, which is already one
-prepared statement there.
+PostgreSQL: a multi-row INSERT ... VALUES grows with the batch, so every batch size is a new
+statement for SQLAlchemy to render, for psycopg to parse (it caches only short queries) and
+for the server to plan. Here a whole batch travels as one JSON document and the server
+unpacks it (`json_populate_recordset`): the statement text is the same for 1 row or 500,
+psycopg keeps it parsed, the server keeps it prepared, and the Python side is one call of
+orjson instead of a parameter conversion per value.
 
-The statements run on the session's own connection (so in its transaction) through the
-driver's cursor: for a batch, SQLAlchemy's result wrapping would cost more than the statement.
+SQLite: one executemany of the driver, each value converted by its column type's own
+SQLAlchemy conversion (so rows read back exactly as SQLAlchemy's own inserts do). SQLAlchemy's
+bulk insert spent more on its per-row bookkeeping than SQLite spent storing the rows.
+
+Both run on the session's own connection (so in its transaction) through the driver's
+cursor. The alarm receiver's group committer stores its batches this way.
 """
 
 from __future__ import annotations
@@ -45,11 +46,44 @@ def _document(rows: list[dict]) -> str:
 def insert_rows(session: Session, table: Table, rows: list[dict], *, returning: str | None = "id") -> list:
     """Insert `rows` (dicts with the same keys, column names of `table`) in the session's
     transaction; the `returning` column of each row, in the order of `rows` (ascending: it
-    must come from a sequence). JSON columns take their values as they are."""
+    must come from a sequence, and on SQLite it must be the integer primary key `id`).
+    JSON columns take their values as they are."""
     if not rows:
         return []
+    dialect = session.get_bind().dialect
+    if dialect.name == "sqlite":
+        return _insert_sqlite(session, dialect, table, rows, returning)
     rows_back = execute(session, _statement(table, tuple(rows[0]), returning), (_document(rows),))
     return sorted(row[0] for row in rows_back) if returning else []
+
+
+@lru_cache(maxsize=64)
+def _sqlite_statement(table: Table, columns: tuple[str, ...], dialect) -> tuple[str, tuple]:
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    return sql, tuple(table.c[name].type.bind_processor(dialect) for name in columns)
+
+
+def _insert_sqlite(session: Session, dialect, table: Table, rows: list[dict], returning: str | None) -> list:
+    if returning not in (None, "id") or "id" in rows[0]:
+        raise ValueError("on SQLite a batch gives back only the ids SQLite chose")
+    columns = tuple(rows[0])
+    sql, processors = _sqlite_statement(table, columns, dialect)
+    values = []
+    for name, convert in zip(columns, processors):
+        column = [row[name] for row in rows]
+        values.append(column if convert is None else list(map(convert, column)))
+    params = list(zip(*values))
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.executemany(sql, params)
+        if not returning:
+            return []
+        # One writer holds SQLite's lock for the whole transaction, and a new rowid is one more
+        # than the largest: the batch's ids are the last one and those just below it.
+        last = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
+    finally:
+        cursor.close()
+    return list(range(last - len(rows) + 1, last + 1))
 
 
 def insert_rows_and_notify(session: Session, table: Table, rows: list[dict], channel: str) -> None:

@@ -14,7 +14,7 @@ import time
 import weakref
 from typing import Callable, Iterator
 
-from sqlalchemy import func, insert, or_, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from siaga112 import bulk
@@ -40,9 +40,6 @@ def publish(session: Session, kind: str, payload: dict, *, audience: str | None 
     return event
 
 
-_INSERT_EVENT = insert(Event.__table__)  # built once: building a statement costs more than running it
-
-
 def publish_many(session: Session, notices: list[tuple[str, dict, str | None]], *, now=None) -> None:
     """`publish` for many events at once: one multi-row insert and, on PostgreSQL, one NOTIFY.
 
@@ -58,7 +55,7 @@ def publish_many(session: Session, notices: list[tuple[str, dict, str | None]], 
     if session.get_bind().dialect.name == "postgresql":
         bulk.insert_rows_and_notify(session, Event.__table__, rows, NOTIFY_CHANNEL)
     else:
-        session.execute(_INSERT_EVENT, rows)
+        bulk.insert_rows(session, Event.__table__, rows, returning=None)
 
 
 # --- the subscriber side -------------------------------------------------------------------

@@ -15,7 +15,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -203,22 +203,11 @@ def take_alarms(session: Session, runtime: Runtime, intakes: Iterable[AlarmIntak
 
 
 def _insert(session: Session, rows: list[dict]) -> list[int]:
-    """Insert a batch of alarms with as few statements as the database allows; their ids in order.
+    """Insert a batch of alarms with one statement (`siaga112.bulk`); their ids in order.
 
-    Per-object ORM bookkeeping would cost more than the fsync group commit shares out. When
-    every row has a dedupe key (all panel frames do), a plain executemany and one lookup by key
-    is fastest on SQLite, where INSERT ... RETURNING in parameter order goes row by row; on
-    PostgreSQL one INSERT from arrays (`siaga112.bulk`) ... RETURNING is one round trip, with
-    the same statement text for every batch size.
+    Per-object ORM bookkeeping would cost more than the fsync group commit shares out.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        return bulk.insert_rows(session, Alarm.__table__, rows)
-    if len(rows) > 1 and all(row["dedupe_key"] for row in rows):
-        session.execute(insert(Alarm), rows)
-        keys = [row["dedupe_key"] for row in rows]
-        found = dict(session.execute(_BY_KEYS, {"keys": keys}).all())
-        return [found[key] for key in keys]
-    return list(session.execute(insert(Alarm).returning(Alarm.id, sort_by_parameter_order=True), rows).scalars())
+    return bulk.insert_rows(session, Alarm.__table__, rows)
 
 
 def _stored_keys(session: Session, keys: list[str]) -> dict[str, int]:
