@@ -15,7 +15,6 @@ the commit; one that fails is logged and counted and never stops the receiver.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import queue
 import threading
@@ -42,6 +41,7 @@ GROUP_COMMIT_MS = 2.0  # how long the committer waits for more frames once one h
 WINDOW_POLL_S = 0.0002  # how often the committer looks at the queue during the window
 MAX_BATCH = 500
 IDLE_TIMEOUT_S = 600.0  # a panel connection silent this long is closed
+FRAME_LIMIT = dc09.MAX_FRAME_BYTES * 2  # bytes without a CR after which a connection is refused
 ACCOUNT_RELOAD_MIN_S = 1.0  # an unknown account's frames reload the accounts at most this often
 
 
@@ -117,7 +117,7 @@ class Pending:
     reading: dc09.Reading
     site: SiteRef
     loop: asyncio.AbstractEventLoop
-    future: asyncio.Future
+    connection: PanelConnection
 
 
 _STOP = object()
@@ -271,13 +271,80 @@ def _release(replies: list[tuple[Pending, bytes]]) -> None:
 
     def deliver() -> None:
         for pending, reply in replies:
-            if not pending.future.done():
-                pending.future.set_result(reply)
+            pending.connection.answer(reply)
 
     try:
         replies[0][0].loop.call_soon_threadsafe(deliver)
     except RuntimeError:  # the loop is gone: the connections are closed, the panels will resend
         pass
+
+
+class PanelConnection(asyncio.Protocol):
+    """One panel's TCP connection: frames cut at CR and answered in order, one at a time.
+
+    A bare Protocol rather than streams: a frame costs no task switch, future or drain, which
+    at 50 busy panels is a good part of the event loop's work. A frame waiting for its
+    commit holds the frames behind it (a panel sends the next one only after its ACK anyway),
+    so replies can never overtake each other.
+    """
+
+    def __init__(self, service: AlarmReceiverService) -> None:
+        self.service = service
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiting = False  # a frame of this panel is being stored or needs the accounts reloaded
+        self.closed = False
+        self.last_heard = time.monotonic()
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.service._panels.add(self)
+        self.service.committer.open_connections += 1
+
+    def connection_lost(self, exc) -> None:
+        self.closed = True
+        self.service._panels.discard(self)
+        self.service.committer.open_connections -= 1
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        self.last_heard = time.monotonic()
+        if self.waiting and len(self.buffer) > FRAME_LIMIT * 4:
+            self.transport.pause_reading()  # a sender that does not wait for its replies waits here
+        self._read_frames()
+
+    def answer(self, reply: bytes | None) -> None:
+        """The reply to the frame that was waiting (on the event loop); then the frames behind it."""
+        self.waiting = False
+        if self.closed:
+            return
+        if reply:
+            self.transport.write(reply)
+        self._read_frames()
+        if not self.waiting:
+            self.transport.resume_reading()
+
+    def close(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.close()
+
+    def _read_frames(self) -> None:
+        while not self.waiting and not self.closed:
+            end = self.buffer.find(b"\r")
+            if end < 0:
+                if len(self.buffer) > FRAME_LIMIT:
+                    # No CR within the limit: not DC-09. Refuse and hang up (the buffer is lost).
+                    self.service.counts.frames += 1
+                    self.service.counts.refused["oversize"] += 1
+                    self.transport.write(dc09.nak())
+                    self.buffer.clear()
+                    self.transport.close()
+                return
+            raw = bytes(self.buffer[:end + 1])
+            del self.buffer[:end + 1]
+            reply = self.service._answer(raw, self)
+            if reply:
+                self.transport.write(reply)
 
 
 class AlarmReceiverService:
@@ -300,8 +367,9 @@ class AlarmReceiverService:
         self.committer = GroupCommitter(runtime, self.counts, self.consumers, window_ms / 1000, max_batch)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
-        self._connections: set[asyncio.Task] = set()
-        self._transports: set[asyncio.BaseTransport] = set()
+        self._panels: set[PanelConnection] = set()
+        self._reloads: set[asyncio.Task] = set()
+        self._sweeper: asyncio.Task | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._start_error: BaseException | None = None
@@ -359,25 +427,9 @@ class AlarmReceiverService:
     async def _open(self) -> None:
         self._reload_lock = asyncio.Lock()
         loop = asyncio.get_running_loop()
-        transports = self._transports
-
-        class Protocol(asyncio.StreamReaderProtocol):
-            """Keeps every open transport, so a stop closes even a connection accepted a moment ago."""
-
-            def connection_made(self, transport) -> None:
-                transports.add(transport)
-                super().connection_made(transport)
-
-            def connection_lost(self, exc) -> None:
-                transports.discard(self._transport)
-                super().connection_lost(exc)
-
-        def protocol() -> Protocol:
-            reader = asyncio.StreamReader(limit=dc09.MAX_FRAME_BYTES * 2, loop=loop)
-            return Protocol(reader, self._connection, loop=loop)
-
-        self._server = await loop.create_server(protocol, self.host, self.requested_port)
+        self._server = await loop.create_server(lambda: PanelConnection(self), self.host, self.requested_port)
         self.port = self._server.sockets[0].getsockname()[1]
+        self._sweeper = loop.create_task(self._close_idle_panels())
 
     async def _shutdown(self) -> None:
         """Stop accepting, store and answer what is queued, then close every connection."""
@@ -388,63 +440,49 @@ class AlarmReceiverService:
         for sock in self._server.sockets:
             loop.remove_reader(sock.fileno())
         for _ in range(100):
-            if not [t for t in asyncio.all_tasks() if t is not me and t not in self._connections and not t.done()]:
+            if not [t for t in asyncio.all_tasks() if t not in (me, self._sweeper) and not t.done()]:
                 break
             await asyncio.sleep(0)
         self._server.close()
         await loop.run_in_executor(None, self.committer.stop)
+        await asyncio.sleep(0)  # the replies the committer released on its way out
         others = [task for task in asyncio.all_tasks() if task is not me]
         for task in others:
             task.cancel()
         await asyncio.gather(*others, return_exceptions=True)
-        for transport in list(self._transports):
-            transport.close()
+        for panel in list(self._panels):
+            panel.close()
         await asyncio.sleep(0)
         await self._server.wait_closed()
         loop.call_soon(loop.stop)
 
-    # -- connections -----------------------------------------------------------------------
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        self._connections.add(task)
-        self.committer.open_connections += 1
-        try:
-            while True:
-                try:
-                    async with asyncio.timeout(IDLE_TIMEOUT_S):
-                        raw = await reader.readuntil(b"\r")
-                except asyncio.LimitOverrunError:
-                    # No CR within the limit: not DC-09. Refuse and hang up (the buffer is lost).
-                    self.counts.frames += 1
-                    self.counts.refused["oversize"] += 1
-                    writer.write(dc09.nak())
-                    await writer.drain()
-                    break
-                except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
-                    break
-                reply = await self._answer(raw)
-                if reply:
-                    writer.write(reply)
-                    await writer.drain()
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            self.committer.open_connections -= 1
-            self._connections.discard(task)
-            writer.close()
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await writer.wait_closed()
+    async def _close_idle_panels(self) -> None:
+        """Close connections silent past IDLE_TIMEOUT_S (not those waiting for their reply)."""
+        while True:
+            await asyncio.sleep(min(IDLE_TIMEOUT_S / 4, 60.0))
+            silent_since = time.monotonic() - IDLE_TIMEOUT_S
+            for panel in list(self._panels):
+                if not panel.waiting and panel.last_heard < silent_since:
+                    panel.close()
 
-    async def _answer(self, raw: bytes) -> bytes | None:
-        """The reply to one frame; for an accepted frame, only once what it says is stored."""
+    # -- frames ----------------------------------------------------------------------------
+    def _answer(self, raw: bytes, panel: PanelConnection) -> bytes | None:
+        """The reply to one frame, or None when there is none yet: an accepted frame is handed
+        to the committer and answered once what it says is stored (`PanelConnection.answer`)."""
         line = raw.decode("ascii", errors="ignore").strip()
         if not line:
             return None
         self.counts.frames += 1
         reading = dc09.read_frame(line, self.book.accounts)
         if reading.refusal in ("account", "format") and self.book.should_reload_for(reading.account):
-            await self._reload_accounts()
-            reading = dc09.read_frame(line, self.book.accounts)
+            panel.waiting = True
+            task = asyncio.get_running_loop().create_task(self._answer_after_reload(line, panel))
+            self._reloads.add(task)
+            task.add_done_callback(self._reloads.discard)
+            return None
+        return self._accept(line, reading, panel)
+
+    def _accept(self, line: str, reading: dc09.Reading, panel: PanelConnection) -> bytes | None:
         if not reading.accepted:
             self.counts.refused[reading.refusal] += 1
             log.warning("DC-09 frame refused (%s) from account %s: %r", reading.refusal, reading.account, line[:120])
@@ -453,11 +491,16 @@ class AlarmReceiverService:
         if site is None:  # an OH receiver heartbeat: no account of ours, nothing to store
             self.counts.add(acked=1)
             return reading.reply
-        loop = asyncio.get_running_loop()
-        pending = Pending(line, reading, site, loop, loop.create_future())
-        self.committer.submit(pending)
-        return await pending.future
+        panel.waiting = True
+        self.committer.submit(Pending(line, reading, site, self._loop, panel))
+        return None
 
-    async def _reload_accounts(self) -> None:
+    async def _answer_after_reload(self, line: str, panel: PanelConnection) -> None:
+        """An unknown account or a frame no key opened: read the accounts again (a site may
+        have been registered a moment ago), then answer as the frame now reads."""
         async with self._reload_lock:
             await asyncio.get_running_loop().run_in_executor(None, self.book.reload)
+        panel.waiting = False
+        reply = self._accept(line, dc09.read_frame(line, self.book.accounts), panel)
+        if not panel.waiting:
+            panel.answer(reply)

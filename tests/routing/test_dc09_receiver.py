@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from routing.alarms.dc09 import build_frame
 from siaga112.models import Alarm, AlarmSite, Event
-from tests.support.alarm_helpers import KEY, Panel, add_site, count_alarms
+from tests.support.alarm_helpers import KEY, Panel, add_site, count_alarms, read_reply
 from tests.support.data import shared_file
 
 
@@ -162,6 +162,19 @@ def test_a_frame_split_across_packets_is_read_whole(database, receiver):
         panel.sock.sendall(frame[:20])
         assert panel.send(frame[20:]) == "ACK"
     assert count_alarms(database) == 1
+
+
+def test_frames_sent_without_waiting_are_each_stored_and_answered_in_order(database, receiver):
+    # A panel should wait for each ACK; one that does not still gets every frame stored and
+    # its replies in the order of its frames, never one overtaking another.
+    add_site(database, account="1234")
+    frames = [build_frame("1234", f"Nri1/PA{n}", sequence=n) for n in range(1, 31)]
+    with Panel(receiver.port) as panel:
+        panel.sock.sendall(b"".join(frames))
+        replies = [panel.reply() for _ in frames]
+    assert [read_reply(reply) for reply in replies] == ["ACK"] * 30
+    assert [int(reply.split(b'"ACK"')[1][:4]) for reply in replies] == list(range(1, 31))
+    assert count_alarms(database) == 30
 
 
 def test_stop_is_clean_and_releases_the_port(runtime):
