@@ -154,6 +154,27 @@ def time_decisions(engine, queries, now: float, linear: bool) -> tuple[list[floa
     return times, cpu, answers
 
 
+def time_in_turns(engine, queries, linear_queries, now: float, turns: int = 3):
+    """`time_decisions` for both paths, in alternating blocks of queries.
+
+    This machine's speed drifts by a third within seconds (other tenants of the host); timing
+    all of one path and then all of the other would put them in different moments. In turns,
+    each path sees the same moments, and the ratio between them measures the paths. Blocks,
+    not single queries, so the linear scan's sweep over every unit does not leave each
+    indexed decision with a cold cache.
+    """
+    fast, fast_cpu, fast_answers, slow, slow_cpu, slow_answers = [], [], [], [], [], []
+    fast_block, slow_block = -(-len(queries) // turns), -(-len(linear_queries) // turns)
+    for turn in range(turns):
+        for path_queries, block, linear, into in ((queries, fast_block, False, (fast, fast_cpu, fast_answers)),
+                                                  (linear_queries, slow_block, True, (slow, slow_cpu, slow_answers))):
+            chunk = path_queries[turn * block:(turn + 1) * block]
+            if chunk:
+                for total, part in zip(into, time_decisions(engine, chunk, now, linear=linear)):
+                    total.extend(part)
+    return fast, fast_cpu, fast_answers, slow, slow_cpu, slow_answers
+
+
 def time_units(engine, queries, now: float, linear: bool) -> list[float]:
     times = []
     for category, lat, lon in queries:
@@ -178,9 +199,8 @@ def run_sizes(sizes, query_count: int, data: Path, seed: int) -> list[dict]:
         units = synthetic_units(rules, shapes, size, rng, now)
         engine = build_engine(rules, jurisdictions, hospitals, cameras, units, now)
         queries = [(rng.choice(CATEGORIES), lat, lon) for lat, lon in random_points(shapes, query_count, rng)]
-        fast, fast_cpu, fast_answers = time_decisions(engine, queries, now, linear=False)
         linear_queries = queries if size <= 10_000 else queries[: max(200, query_count // 5)]
-        slow, slow_cpu, slow_answers = time_decisions(engine, linear_queries, now, linear=True)
+        fast, fast_cpu, fast_answers, slow, slow_cpu, slow_answers = time_in_turns(engine, queries, linear_queries, now)
         mismatches = sum(a != b for a, b in zip(fast_answers, slow_answers))
         # The unit search alone (what the indexes are for), without the lookup and result assembly
         # both paths share.

@@ -75,6 +75,8 @@ class RoutingEngine:
         self._agencies_by_rule: dict[str, tuple] = {}
         self._place_sentences: dict[tuple, str | None] = {}
         self._rule_sentences: dict[tuple, str] = {}
+        self._kind_words: dict[str, str] = {}  # unit kind as the explanation writes it
+        self._at_speed = f" at {unit_speed_kmh:g} km/h."
 
     # --- keeping up with the database ---------------------------------------------------------
 
@@ -243,7 +245,7 @@ class RoutingEngine:
     def _near(index: PointIndex, point, xyz, k: int, max_m, linear: bool) -> list[dict]:
         lat, lon = point
         found = index.nearest_linear(lat, lon, k, max_m) if linear else index.nearest(lat, lon, k, max_m, xyz)
-        return [place.as_result(distance) for place, distance in found]
+        return [dict(place.result_template, distance_m=tenths(distance)) for place, distance in found]
 
     @staticmethod
     def _outside_warning(located: Located) -> str:
@@ -259,15 +261,18 @@ class RoutingEngine:
         where = self._place_sentence(decision["jurisdiction"])
         if where:
             parts.append(where)
-        by_agency: dict[str, list[dict]] = {}
-        for unit in decision["recommended_units"]:
-            by_agency.setdefault(unit["agency"], []).append(unit)
-        for agency in decision["agencies"]:
-            mine = by_agency.get(agency["code"])
-            if mine:
-                listed = "; then ".join(f"{u['callsign']} ({u['kind'].replace('_', ' ')}), {_km(u['distance_m'])}, "
-                                        f"about {max(1, round(u['eta_s'] / 60))} min" for u in mine)
-                parts.append(f"Nearest available for {agency['name']}: {listed} at {self.unit_speed_kmh:g} km/h.")
+        units = decision["recommended_units"]
+        if units:
+            by_agency: dict[str, list[str]] = {}
+            kind_words = self._kind_words
+            for u in units:
+                kind = kind_words.get(u["kind"]) or kind_words.setdefault(u["kind"], u["kind"].replace("_", " "))
+                by_agency.setdefault(u["agency"], []).append(
+                    f"{u['callsign']} ({kind}), {_km(u['distance_m'])}, about {max(1, round(u['eta_s'] / 60))} min")
+            for agency in decision["agencies"]:
+                listed = by_agency.get(agency["code"])
+                if listed:
+                    parts.append(f"Nearest available for {agency['name']}: {'; then '.join(listed)}{self._at_speed}")
         if decision["hospitals"]:
             nearest = decision["hospitals"][0]
             parts.append(f"Nearest hospital: {nearest['name']}, {_km(nearest['distance_m'])}.")

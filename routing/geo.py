@@ -48,6 +48,11 @@ def sphere_point(lat: float, lon: float) -> tuple[float, float, float]:
     return phi, math.cos(phi), math.radians(lon)
 
 
+# A decision measures from one point several times (units of each agency, hospitals,
+# cameras): the last origin's radians and cosine are kept for the next call.
+_last_origin: tuple = ((None, None), None)
+
+
 def haversine_m_from(lat: float, lon: float, points) -> list[float]:
     """Great-circle metres from one point to each of `points`: tuples that begin with a
     `sphere_point` (anything may follow, e.g. a name to rank by).
@@ -55,13 +60,19 @@ def haversine_m_from(lat: float, lon: float, points) -> list[float]:
     The same formula as `haversine_m`, with each point's radians and cosine made once, when
     the point was loaded, instead of in every decision.
     """
-    p1, c1, l1 = sphere_point(lat, lon)
-    sin, sqrt = math.sin, math.sqrt
+    global _last_origin
+    key, origin = _last_origin  # one tuple, read at once: safe with other threads deciding
+    if key != (lat, lon):
+        origin = sphere_point(lat, lon)
+        _last_origin = ((lat, lon), origin)
+    p1, c1, l1 = origin
+    sin, sqrt, asin, diameter = math.sin, math.sqrt, math.asin, 2 * EARTH_RADIUS_M
     distances = []
+    append = distances.append
     for point in points:
-        p2, c2, l2 = point[0], point[1], point[2]
-        a = sin((p2 - p1) / 2) ** 2 + c1 * c2 * sin((l2 - l1) / 2) ** 2
-        distances.append(2 * EARTH_RADIUS_M * math.asin(min(1.0, sqrt(a))))
+        # The same operations in the same order as `haversine_m`, so the same metres.
+        root = sqrt(sin((point[0] - p1) / 2) ** 2 + c1 * point[1] * sin((point[2] - l1) / 2) ** 2)
+        append(diameter * asin(root if root < 1.0 else 1.0))
     return distances
 
 

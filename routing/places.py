@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from routing.geo import (EARTH_RADIUS_M, chord_to_m, haversine_m, haversine_m_from, haversine_m_many, m_to_chord,
-                         sphere_point, tenths, unit_vector, unit_vectors,
+                         sphere_point, unit_vector, unit_vectors,
                          validate_point)
 from routing.unit_index import TIE_CHORD, TIE_M, nearest_positions, with_ties
 from siaga112.models import Camera, Jurisdiction, PointOfInterest
@@ -381,9 +381,6 @@ class Place:
         """What a decision lists of the place, its distance left to fill in (made once)."""
         return {"id": self.id, "name": self.name, "kind": self.kind, "lat": self.lat, "lon": self.lon,
                 "distance_m": None, **dict(self.extra)}
-
-    def as_result(self, distance_m: float) -> dict:
-        return dict(self.result_template, distance_m=tenths(distance_m))
 
 
 class PointIndex:

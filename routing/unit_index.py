@@ -2,13 +2,14 @@
 
 Every unit available at build time sits in one k-d tree, as a unit vector with a fourth
 coordinate that keeps each (agency, kind) group apart: chords on the unit sphere are at most 2
-and groups lie 4 apart, so a query bounded at 3 only ever sees its own group. One call then
+and groups lie 4 apart, so a query row gets every member of its own group before any point of
+another: the first stranger in its answer means the group has no more members. One call then
 answers every agency and kind a decision needs, instead of one call per group.
 
-The tree is pykdtree's. It answers as scipy's cKDTree does (the same neighbours, distances and
-"no more" sentinel; the tests compare them), but one call costs a fraction: a decision's query
-over 100,000 units took 13 us with it against 27 us with cKDTree here, most of that cKDTree's
-fixed cost per call, and the query is most of what a decision spends on units.
+The tree is pykdtree's: one call costs a fraction of scipy's cKDTree (a decision's query over
+100,000 units took 13 us with it against 27 us with cKDTree here, most of that cKDTree's
+fixed cost per call). It is asked without a distance bound and for squared distances, which
+spares it two passes over its answer per call.
 
 Units move every few seconds, so rebuilding the tree on every GPS fix would cost more than the
 decisions it serves. A changed unit is marked unclean at its tree position and put in its
@@ -22,11 +23,11 @@ ties included), which stays here as the baseline.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 from array import array
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 AVAILABLE = "available"
 
 
-@dataclass
+@dataclass(slots=True)
 class UnitState:
     """What routing needs of a unit; `position_at` is a POSIX time, None for a fixed post."""
 
@@ -56,14 +57,15 @@ class UnitState:
     lon: float | None
     position_at: float | None
     source: str | None = "gps"
+    # The position as `haversine_m_from` takes it, made with the state: a state is never
+    # changed (a move is a new state), and a decision then ranks its units with plain reads.
+    sphere: tuple[float, float, float] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.sphere = sphere_point(self.lat, self.lon) if self.has_position() else None
 
     def has_position(self) -> bool:
         return self.lat is not None and self.lon is not None
-
-    @cached_property
-    def sphere(self) -> tuple[float, float, float]:
-        """The position as `haversine_m_from` takes it (a state is never changed: a move is a new state)."""
-        return sphere_point(self.lat, self.lon)
 
     def is_fresh(self, now: float, stale_seconds: float) -> bool:
         """A GPS position older than the stale limit is unknown; a stationed post never ages."""
@@ -88,7 +90,7 @@ TIE_CHORD = m_to_chord(TIE_M)
 # Past this many units a due rebuild runs in a thread while queries use the current tree.
 BACKGROUND_REBUILD_OVER = 20_000
 GROUP_SPACING = 4.0  # fourth-coordinate distance between two (agency, kind) groups
-GROUP_BOUND = 3.0  # query radius: beyond any chord (2), short of the next group (4)
+SORT_CELL_DEGREES = 0.005  # units are laid out by cells of about 500 m within their group
 
 
 def with_ties(sorted_distances: list[float], k: int, tie: float) -> int:
@@ -111,6 +113,7 @@ class _Plan:
     ks: list[int]
     k_query: int  # twice the most wanted, and a few: spare for unclean, stale or tied units
     rows: np.ndarray
+    xyz: np.ndarray  # a view of the rows' first three columns, where each query writes its point
 
 
 class _Snapshot:
@@ -123,7 +126,11 @@ class _Snapshot:
     def __init__(self, units: list[UnitState]) -> None:
         self.groups: dict[tuple[str, str], int] = {}  # (agency, kind) -> group code
         codes = np.array([self.groups.setdefault((u.agency, u.kind), len(self.groups)) for u in units], dtype=np.int64)
-        order = np.argsort(codes, kind="stable")  # each group contiguous, for the flat path and spans
+        # Each group contiguous (for the flat path and the spans), and within a group the units
+        # of one ~500 m cell side by side: the few members a query reads then share cache lines
+        # in every column, where insertion order would scatter them over the whole table.
+        cells = np.array([(u.lat // SORT_CELL_DEGREES, u.lon // SORT_CELL_DEGREES) for u in units]).reshape(-1, 2)
+        order = np.lexsort((cells[:, 1], cells[:, 0], codes))
         units = [units[i] for i in order.tolist()]
         codes = codes[order]
         bounds = np.searchsorted(codes, np.arange(len(self.groups) + 1)).tolist()
@@ -166,21 +173,26 @@ class _Snapshot:
             rows = np.zeros((len(codes), 4))
             rows[:, 3] = np.asarray(codes, dtype=float) * GROUP_SPACING
             plan = self.plans[wants] = _Plan(list(groups), codes, list(groups.values()),
-                                             2 * max(groups.values(), default=0) + 4, rows)
+                                             2 * max(groups.values(), default=0) + 4, rows, rows[:, :3])
         return plan
 
-    def query(self, point, codes: list[int], k: int, rows: np.ndarray | None = None) -> tuple[list[list[float]], list[list[int]]]:
-        """For each group code, its k nearest members: chords and positions, nearest first.
+    def query(self, point, codes: list[int], k: int, plan: _Plan | None = None) -> tuple[list[list[float]], list[list[int]]]:
+        """For each group code, its k nearest points: squared chords and positions, nearest first.
 
-        `rows` are the 4-D query rows of those groups with their fourth coordinate set (a plan's).
+        An answer may run past its group's members into other groups (or end at the sentinel
+        position); `_take_eligible` stops at the first position outside the group's span.
+        A plan's own query rows are reused (queries run under the index lock).
         """
         if self.tree is not None:
-            if rows is None:
+            if plan is None:
                 rows = np.zeros((len(codes), 4))
                 rows[:, 3] = np.asarray(codes, dtype=float) * GROUP_SPACING
-            rows[:, :3] = point  # a plan's own rows are reused: queries run under the index lock
-            chords, positions = self.tree.query(rows, k=max(k, 2), distance_upper_bound=GROUP_BOUND)
-            return chords.tolist(), positions.tolist()
+                rows[:, :3] = point
+            else:
+                rows = plan.rows
+                plan.xyz[...] = point
+            squared, positions = self.tree.query(rows, k=max(k, 2), sqr_dists=True)
+            return squared.tolist(), positions.tolist()
         return self._query_flat(point, codes, k)
 
     def _query_flat(self, point, codes: list[int], k: int):
@@ -189,7 +201,7 @@ class _Snapshot:
         for code in codes:
             start, end = self.spans[code]
             diff = self.xyz[start:end] - point
-            span = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+            span = np.einsum("ij,ij->i", diff, diff)
             if k < end - start:
                 order = np.argpartition(span, k - 1)[:k]
                 ending = []  # more members lie beyond: the caller may ask again
@@ -336,7 +348,7 @@ class UnitIndex:
             plan = snapshot.plan(wants)
             found: dict[tuple[str, str], list[int]] = {}
             if plan.codes:
-                chords, positions = snapshot.query(point, plan.codes, plan.k_query, plan.rows)
+                chords, positions = snapshot.query(point, plan.codes, plan.k_query, plan)
                 for key, code, k, row_chords, row_positions in zip(plan.keys, plan.codes, plan.ks, chords, positions):
                     found[key] = self._eligible_nearest(snapshot, point, code, k, plan.k_query, now, row_chords, row_positions)
             members = snapshot.units
@@ -364,8 +376,9 @@ class UnitIndex:
         When the first answer runs out before it can tell (many near members changed or went
         stale, or a tie runs past its end), the group is asked again for four times as many.
         """
+        start, stop = snapshot.spans[code]
         while True:
-            taken = _take_eligible(snapshot, chords, positions, k, now, self.stale_seconds)
+            taken = _take_eligible(snapshot, chords, positions, k, now, self.stale_seconds, start, stop)
             if taken is not None:
                 return taken
             k_query *= 4
@@ -390,22 +403,28 @@ class UnitIndex:
         return _rank(chosen, lat, lon, k)
 
 
-def _take_eligible(snapshot: _Snapshot, chords: list[float], positions: list[int], k: int, now: float,
-                   stale_seconds: float) -> list[tuple[float, int]] | None:
-    """Walk one group's answer nearest first; None when it ends before the k-th and its ties are known."""
-    clean, position_at, end = snapshot.clean, snapshot.position_at, snapshot.size
+def _take_eligible(snapshot: _Snapshot, squared: list[float], positions: list[int], k: int, now: float,
+                   stale_seconds: float, start: int, stop: int) -> list[tuple[float, int]] | None:
+    """Walk one group's answer nearest first: (squared chord, position) of its k nearest clean,
+    fresh members and any tied with the k-th; None when the answer ends before that is known."""
+    clean, position_at = snapshot.clean, snapshot.position_at
     taken: list[tuple[float, int]] = []
     limit = None
-    for chord, position in zip(chords, positions):
-        if position == end:  # the group has no more members
+    for chord, position in zip(squared, positions):
+        if not start <= position < stop:  # another group's point, or the sentinel: no more members
             return taken
         if limit is not None and chord > limit:
             return taken
         if clean[position] and now - position_at[position] <= stale_seconds:
             taken.append((chord, position))
             if len(taken) == k:
-                limit = chord + TIE_CHORD
+                limit = _tie_limit(chord)
     return None
+
+
+def _tie_limit(squared: float) -> float:
+    """The largest squared chord that ties with this one (TIE_CHORD further out)."""
+    return (math.sqrt(squared) + TIE_CHORD) ** 2
 
 
 def _closest(near: list[tuple[float, int]], k: int) -> list[tuple[float, int]]:
@@ -414,7 +433,7 @@ def _closest(near: list[tuple[float, int]], k: int) -> list[tuple[float, int]]:
     Only these need their great-circle distance: the rest have k units strictly nearer.
     """
     near.sort()
-    limit = near[k - 1][0] + TIE_CHORD
+    limit = _tie_limit(near[k - 1][0])
     return [pair for pair in near if pair[0] <= limit]
 
 
