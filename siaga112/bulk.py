@@ -95,11 +95,15 @@ def insert_rows_and_notify(session: Session, table: Table, rows: list[dict], cha
     execute(session, sql, (_document(rows), channel))
 
 
-def execute(session: Session, sql: str, params) -> list[tuple]:
-    """Run `sql` with psycopg `params` on the session's connection, in its transaction; its rows."""
+def execute(session: Session, sql: str, params, *, prepare: bool | None = None) -> list[tuple]:
+    """Run `sql` with psycopg `params` on the session's connection, in its transaction; its rows.
+
+    `prepare=False` keeps psycopg from preparing the statement on the server, for a lookup
+    whose best plan changes as its table grows (see `routing.alarms.store._stored_keys`).
+    """
     cursor = session.connection().connection.cursor()
     try:
-        cursor.execute(sql, params)
+        cursor.execute(sql, params, prepare=prepare)
         return cursor.fetchall() if cursor.description is not None else []
     finally:
         cursor.close()

@@ -213,7 +213,10 @@ def _insert(session: Session, rows: list[dict]) -> list[int]:
 def _stored_keys(session: Session, keys: list[str]) -> dict[str, int]:
     """The ids of the alarms already stored under any of these dedupe keys."""
     if session.get_bind().dialect.name == "postgresql":
-        return dict(bulk.execute(session, "SELECT dedupe_key, id FROM alarms WHERE dedupe_key = ANY(%b)", (keys,)))
+        # Planned afresh each time: a plan prepared while the table was nearly empty (a new
+        # deployment) can stay a sequential scan that grows with every alarm stored.
+        return dict(bulk.execute(session, "SELECT dedupe_key, id FROM alarms WHERE dedupe_key = ANY(%b)", (keys,),
+                                 prepare=False))
     return dict(session.execute(_BY_KEYS, {"keys": keys}).all())
 
 
