@@ -139,3 +139,17 @@ def test_the_compiled_crc_is_pysiaalarms_crc_on_every_kind_of_frame_body():
     bodies += ["".join(chr(rng.randrange(32, 127)) for _ in range(rng.randrange(1, 300))) for _ in range(500)]
     for body in bodies:
         assert crc16(body) == PYSIAALARM_CRC(body), body
+
+
+def test_a_frame_encrypted_with_the_wrong_key_is_refused_whatever_it_decrypts_to():
+    # With the wrong key the content decrypts to noise, a different noise every second (the
+    # time stamp is encrypted with it); pysiaalarm's reading takes some of it for an event.
+    # Two hours of frames: every one is refused with NAK, none is taken as an alarm.
+    start = datetime(2026, 11, 23, 19, 0, tzinfo=timezone.utc)
+    outcomes = {
+        (reading.refusal, read_reply(reading.reply))
+        for second in range(7200)
+        for reading in [read_frame(build_frame("1111", "Nri1/PA15", key="BBBBBBBBBBBBBBBB",
+                                               at=start + timedelta(seconds=second)).decode().strip(), ACCOUNTS)]
+    }
+    assert outcomes == {("format", "NAK")}
