@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
@@ -77,15 +78,10 @@ def mark_seen(session: Session, site_ids: list[int], now: datetime) -> dict:
         rows = [row._asdict() for row in session.execute(_SEEN, {"ids": site_ids, "now": now})]
     parties = {}
     for row in rows:
-        parties[("site", row["id"])] = site_summary(_Row(row))
+        parties[("site", row["id"])] = site_summary(SimpleNamespace(**row))
         if row["offline"]:
             clear_offline(session, session.get(AlarmSite, row["id"]))
     return parties
-
-
-class _Row:
-    def __init__(self, values: dict) -> None:
-        self.__dict__.update(values)
 
 
 def clear_offline(session: Session, site: AlarmSite) -> None:
