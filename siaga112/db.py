@@ -94,7 +94,7 @@ def _note_checkin(_dbapi_connection, record) -> None:
 def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
     """Pool pre-ping, but only for connections idle past PING_AFTER_IDLE_S.
 
-    A busy writer (the alarm receiver's group committers take a connection per batch)
+    A busy writer (the alarm receiver's group committer takes a connection per batch)
     would otherwise pay a round trip to the server for every batch.
     """
     checked_in = record.info.get("checked_in_at")

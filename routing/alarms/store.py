@@ -224,15 +224,18 @@ def _parties(session: Session, rows: list[dict], parties: dict) -> dict:
     """Summaries of the sites and reporters of a batch (those not in `parties` yet), one query each."""
     site_ids = {row["site_id"] for row in rows if row["site_id"] is not None and ("site", row["site_id"]) not in parties}
     if site_ids:
-        columns = (AlarmSite.id, AlarmSite.name, AlarmSite.account, AlarmSite.device_id, AlarmSite.offline)
-        for site in session.execute(select(*columns).where(AlarmSite.id.in_(bindparam("ids", expanding=True))),
-                                    {"ids": list(site_ids)}):
+        query = select(*SITE_SUMMARY_COLUMNS).where(AlarmSite.id.in_(bindparam("ids", expanding=True)))
+        for site in session.execute(query, {"ids": list(site_ids)}):
             parties[("site", site.id)] = site_summary(site)
     reporter_ids = {row["reporter_id"] for row in rows if row["reporter_id"] is not None}
     if reporter_ids:
         for reporter in session.scalars(select(Reporter).where(Reporter.id.in_(list(reporter_ids)))):
             parties[("reporter", reporter.id)] = _reporter_summary(reporter)
     return parties
+
+
+# What a site summary holds, as columns to read: a row of them, as a dict, is the summary.
+SITE_SUMMARY_COLUMNS = (AlarmSite.id, AlarmSite.name, AlarmSite.account, AlarmSite.device_id, AlarmSite.offline)
 
 
 def site_summary(site) -> dict:

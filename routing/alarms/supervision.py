@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
@@ -18,7 +17,7 @@ from siaga112 import bulk
 from siaga112.db import iso, utcnow
 from siaga112.models import Alarm, AlarmSite
 from siaga112.runtime import Runtime
-from routing.alarms.store import PRIORITY_TECHNICAL, AlarmIntake, change_state, site_summary, take_alarm
+from routing.alarms.store import PRIORITY_TECHNICAL, SITE_SUMMARY_COLUMNS, AlarmIntake, change_state, take_alarm
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +56,10 @@ def check_panels(runtime: Runtime) -> None:
         raise_offline(session, runtime)
 
 
-_SITE_COLUMNS = (AlarmSite.id, AlarmSite.name, AlarmSite.account, AlarmSite.device_id, AlarmSite.offline)
+_SUMMARY_FIELDS = tuple(column.key for column in SITE_SUMMARY_COLUMNS)
 _SEEN = (update(AlarmSite.__table__).where(AlarmSite.id.in_(bindparam("ids", expanding=True)))
-         .values(last_seen_at=bindparam("now")).returning(*_SITE_COLUMNS))
-_SEEN_PG = ("UPDATE alarm_sites SET last_seen_at = %b WHERE id = ANY(%b) "
-            "RETURNING id, name, account, device_id, offline")
+         .values(last_seen_at=bindparam("now")).returning(*SITE_SUMMARY_COLUMNS))
+_SEEN_PG = f"UPDATE alarm_sites SET last_seen_at = %b WHERE id = ANY(%b) RETURNING {', '.join(_SUMMARY_FIELDS)}"
 
 
 def mark_seen(session: Session, site_ids: list[int], now: datetime) -> dict:
@@ -72,16 +70,13 @@ def mark_seen(session: Session, site_ids: list[int], now: datetime) -> dict:
     the report and looking for offline ones used to be three.
     """
     if session.get_bind().dialect.name == "postgresql":
-        rows = [dict(zip(("id", "name", "account", "device_id", "offline"), row))
-                for row in bulk.execute(session, _SEEN_PG, (now, site_ids))]
+        summaries = [dict(zip(_SUMMARY_FIELDS, row)) for row in bulk.execute(session, _SEEN_PG, (now, site_ids))]
     else:
-        rows = [row._asdict() for row in session.execute(_SEEN, {"ids": site_ids, "now": now})]
-    parties = {}
-    for row in rows:
-        parties[("site", row["id"])] = site_summary(SimpleNamespace(**row))
-        if row["offline"]:
-            clear_offline(session, session.get(AlarmSite, row["id"]))
-    return parties
+        summaries = [row._asdict() for row in session.execute(_SEEN, {"ids": site_ids, "now": now})]
+    for summary in summaries:
+        if summary["offline"]:
+            clear_offline(session, session.get(AlarmSite, summary["id"]))
+    return {("site", summary["id"]): summary for summary in summaries}
 
 
 def clear_offline(session: Session, site: AlarmSite) -> None:
