@@ -253,10 +253,7 @@ class AgiSession:
         self.deadline = asyncio.get_running_loop().time() + (timeout or self.command_timeout)
         try:
             while True:
-                try:
-                    raw = await connection.readline()
-                except LineTooLong:
-                    raise AgiProtocolError(f"a reply line longer than {REPLY_LINE_MAX_BYTES} bytes") from None
+                raw = await self._readline()
                 if not raw:
                     self._lost(verb)
                 line = raw.decode("utf-8", errors="replace").rstrip("\r\n")

@@ -93,8 +93,7 @@ def _worker_main(settings: Settings, hooks_factory, pipe, log_level: int) -> Non
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     runtime = Runtime(settings=settings, database=Database(settings.database_url))
     try:
-        hooks = hooks_factory(runtime) if hooks_factory is not None else None
-        service = AgiService(runtime, hooks=hooks, reuse_port=True)
+        service = AgiService(runtime, hooks_factory=hooks_factory, reuse_port=True)
         service.start()
     except BaseException as error:
         pipe.send(("failed", f"{error.__class__.__name__}: {error}"))
