@@ -70,7 +70,8 @@ def haversine_m_from(lat: float, lon: float, points) -> list[float]:
     distances = []
     append = distances.append
     for point in points:
-        # The same operations in the same order as `haversine_m`, so the same metres.
+        # The haversine terms in `haversine_m`'s order; these same operations give the
+        # metres both the indexed and the linear path rank by.
         root = sqrt(sin((point[0] - p1) / 2) ** 2 + c1 * point[1] * sin((point[2] - l1) / 2) ** 2)
         append(diameter * asin(root if root < 1.0 else 1.0))
     return distances

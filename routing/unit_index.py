@@ -119,8 +119,9 @@ class _Plan:
 class _Snapshot:
     """The units that were available when it was built, in one 4-D KD-tree (or flat, if few).
 
-    Arrays are indexed by tree position; one extra sentinel position (n) stands for "no more
-    members" as the tree reports it, and is never clean.
+    Arrays are indexed by tree position. A group's answer ends at its first position outside
+    the group's span: another group's point, the tree's "no more points" index, or `size`,
+    which the flat path gives when it has answered every member.
     """
 
     def __init__(self, units: list[UnitState]) -> None:
@@ -144,8 +145,8 @@ class _Snapshot:
         self.position = dict(zip(ids, range(n)))
         # Compact columns: a decision reads a few dozen scattered entries, and at 100,000 units
         # one byte or one double each stays in cache where a list of Python objects does not.
-        self.clean = bytearray(b"\x01" * n + b"\x00")
-        self.position_at = array("d", position_at + (float("-inf"),))
+        self.clean = bytearray(b"\x01" * n)
+        self.position_at = array("d", position_at)
         self.xyz = unit_vectors(lats, lons) if units else np.empty((0, 3))
         self.plans: dict[tuple, _Plan] = {}
         self.tree = None
@@ -207,7 +208,7 @@ class _Snapshot:
                 ending = []  # more members lie beyond: the caller may ask again
             else:
                 order = np.arange(end - start)
-                ending = [self.size]  # the sentinel, as the tree ends a group it has exhausted
+                ending = [self.size]  # past every position: the group has no more members
             order = order[np.argsort(span[order], kind="stable")]
             all_chords.append(span[order].tolist() + [float("inf")] * len(ending))
             all_positions.append((order + start).tolist() + ending)
