@@ -25,7 +25,7 @@ FULL_UNIT_RELOAD_SECONDS = 300  # catches units removed by hand in the database
 # Rows are re-read this far back: another process may commit a change stamped a moment before
 # a change this engine has already seen (its transaction was longer). Re-reading is harmless.
 UNIT_SYNC_OVERLAP = timedelta(seconds=2)
-SENTENCES_KEPT = 10_000  # worded rules and places remembered; far more than a city has kelurahan
+SENTENCES_KEPT = 10_000  # worded rules remembered; far more than the rules have categories and names
 
 
 class UnknownCategory(ValueError):
@@ -73,7 +73,6 @@ class RoutingEngine:
         self._linear_units: LinearUnits | None = None
         self._wants_by_rule: dict[str, tuple] = {}
         self._agencies_by_rule: dict[str, tuple] = {}
-        self._place_sentences: dict[tuple, str | None] = {}
         self._rule_sentences: dict[tuple, str] = {}
         self._kind_words: dict[str, str] = {}  # unit kind as the explanation writes it
         self._at_speed = f" at {unit_speed_kmh:g} km/h."
@@ -204,7 +203,7 @@ class RoutingEngine:
             "cameras": cameras,
             "warnings": warnings,
         }
-        decision["explanation"] = self._explain(rule, decision, category)
+        decision["explanation"] = self._explain(rule, decision, category, located)
         return decision
 
     def _units_for(self, rule, point, xyz, now: float, linear: bool) -> list[dict]:
@@ -244,8 +243,7 @@ class RoutingEngine:
     @staticmethod
     def _near(index: PointIndex, point, xyz, k: int, max_m, linear: bool) -> list[dict]:
         lat, lon = point
-        found = index.nearest_linear(lat, lon, k, max_m) if linear else index.nearest(lat, lon, k, max_m, xyz)
-        return [dict(place.result_template, distance_m=tenths(distance)) for place, distance in found]
+        return index.nearest_linear(lat, lon, k, max_m) if linear else index.nearest(lat, lon, k, max_m, xyz)
 
     @staticmethod
     def _outside_warning(located: Located) -> str:
@@ -255,12 +253,11 @@ class RoutingEngine:
         return (f"The location lies outside every known jurisdiction; the nearest is "
                 f"Kecamatan {area.name}, {_km(distance)} away. Check the location with the caller.")
 
-    def _explain(self, rule, decision: dict, asked) -> str:
+    def _explain(self, rule, decision: dict, asked, located: Located | None) -> str:
         """A few sentences a call-taker can read aloud or check at a glance."""
         parts = [self._rule_sentence(rule, decision, asked)]
-        where = self._place_sentence(decision["jurisdiction"])
-        if where:
-            parts.append(where)
+        if located is not None and located.sentence:  # a kelurahan's is worded once, with its Located
+            parts.append(located.sentence)
         units = decision["recommended_units"]
         if units:
             by_agency: dict[str, list[str]] = {}
@@ -290,21 +287,4 @@ class RoutingEngine:
             if len(self._rule_sentences) >= SENTENCES_KEPT:
                 self._rule_sentences.clear()
             self._rule_sentences[key] = sentence
-        return sentence
-
-    def _place_sentence(self, place: dict) -> str | None:
-        """Where the incident is, in words; the same few places recur, so each is worded once."""
-        key = (place["kelurahan"], place["kecamatan"], place["kota"], place["police_sector"])
-        sentence = self._place_sentences.get(key)
-        if sentence is None and key not in self._place_sentences:
-            if place["kecamatan"] or place["kelurahan"]:
-                where = ", ".join(filter(None, [
-                    place["kelurahan"] and f"Kelurahan {place['kelurahan']}",
-                    place["kecamatan"] and f"Kecamatan {place['kecamatan']}",
-                    place["kota"],
-                ]))
-                sentence = f"Location in {where}; police sector {place['police_sector'] or 'unknown'}."
-            if len(self._place_sentences) >= SENTENCES_KEPT:
-                self._place_sentences.clear()
-            self._place_sentences[key] = sentence
         return sentence

@@ -24,8 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from routing.geo import (EARTH_RADIUS_M, chord_to_m, haversine_m, haversine_m_from, haversine_m_many, m_to_chord,
-                         sphere_point, unit_vector, unit_vectors,
-                         validate_point)
+                         sphere_point, tenths, unit_vector, unit_vectors, validate_point)
 from routing.unit_index import TIE_CHORD, TIE_M, nearest_positions, with_ties
 from siaga112.models import Camera, Jurisdiction, PointOfInterest
 
@@ -243,20 +242,24 @@ class _Layer:
             found.setdefault(box, []).append(polygon_index)
         lone = [(box, polygons[0]) for box, polygons in found.items() if len(polygons) == 1]
         covered = shapely.covers(self.geoms[[p for _, p in lone]], boxes[[b for b, _ in lone]]) if lone else []
-        self.sure = {int(iy[box] * self.nx + ix[box]): self.areas[p] for (box, p), inside in zip(lone, covered) if inside}
-        self.cells = {int(iy[box] * self.nx + ix[box]): np.array(sorted(polygons)) for box, polygons in found.items()}
+        # One flat list over the grid, each cell its answer: an Area where the cell lies wholly
+        # inside one polygon, the indices of its few candidate polygons, or None where none
+        # reaches. A list indexed by cell reads one pointer; a dict of 250,000 ints is several
+        # times the memory, and a lookup in it is a cache miss or two more.
+        self.cells = [None] * (self.nx * self.ny)
+        for box, polygons in found.items():
+            self.cells[int(iy[box] * self.nx + ix[box])] = np.array(sorted(polygons))
+        for (box, p), inside in zip(lone, covered):
+            if inside:
+                self.cells[int(iy[box] * self.nx + ix[box])] = self.areas[p]
 
     def find(self, lon: float, lat: float) -> Area | None:
         ix, iy = int((lon - self.x0) // self.step), int((lat - self.y0) // self.step)
         if not (0 <= ix < self.nx and 0 <= iy < self.ny):
             return None
-        cell = iy * self.nx + ix
-        area = self.sure.get(cell)
-        if area is not None:
-            return area
-        candidates = self.cells.get(cell)
-        if candidates is None:
-            return None
+        candidates = self.cells[iy * self.nx + ix]
+        if candidates is None or type(candidates) is Area:
+            return candidates
         hits = shapely.intersects_xy(self.geoms[candidates], lon, lat)
         for index, hit in zip(candidates.tolist(), hits.tolist()):
             if hit:
@@ -298,6 +301,19 @@ class Located:
             "police_sector": self.police_sector,
         }
 
+    @cached_property
+    def sentence(self) -> str | None:
+        """Where it is, in the words of a decision's explanation; None outside every jurisdiction."""
+        place = self.names
+        if not (place["kecamatan"] or place["kelurahan"]):
+            return None
+        where = ", ".join(filter(None, [
+            place["kelurahan"] and f"Kelurahan {place['kelurahan']}",
+            place["kecamatan"] and f"Kecamatan {place['kecamatan']}",
+            place["kota"],
+        ]))
+        return f"Location in {where}; police sector {place['police_sector'] or 'unknown'}."
+
 
 class JurisdictionIndex:
     """Which kecamatan and kelurahan contain a point, and which police sector answers there."""
@@ -331,22 +347,24 @@ class JurisdictionIndex:
     def __len__(self) -> int:
         return len(self.by_code)
 
+    def _find(self, level: str, lat: float, lon: float, linear: bool) -> Area | None:
+        layer = self.layers.get(level)
+        if layer is None:
+            return None
+        return layer.find_linear(lon, lat) if linear else layer.find(lon, lat)
+
     def locate(self, lat: float, lon: float, *, linear: bool = False) -> Located:
         """The kecamatan, kelurahan, kota and police sector at a point (`linear`: test every polygon)."""
-        def find(level: str) -> Area | None:
-            layer = self.layers.get(level)
-            if layer is None:
-                return None
-            return layer.find_linear(lon, lat) if linear else layer.find(lon, lat)
-
-        kelurahan = find("kelurahan")
-        if kelurahan is not None and kelurahan.code in self._settled:
-            return self._settled[kelurahan.code]
+        kelurahan = self._find("kelurahan", lat, lon, linear)
+        if kelurahan is not None:
+            settled = self._settled.get(kelurahan.code)
+            if settled is not None:
+                return settled
         # A kelurahan belongs to exactly one kecamatan by law; the (simplified) kecamatan
         # polygons may disagree near their edges, so the kelurahan's own parent wins.
         kecamatan = self.by_code.get(kelurahan.parent_code) if kelurahan and kelurahan.parent_code else None
         if kecamatan is None:
-            kecamatan = find("kecamatan")
+            kecamatan = self._find("kecamatan", lat, lon, linear)
         sector = (kecamatan.police_sector if kecamatan else None) or (kelurahan.police_sector if kelurahan else None)
         kota = None
         if kecamatan is not None:
@@ -355,7 +373,7 @@ class JurisdictionIndex:
             parent = self.by_code.get(kelurahan.parent_code or "")
             kota = parent.parent_name if parent else None
         if kota is None:
-            found = find("kota")
+            found = self._find("kota", lat, lon, linear)
             kota = found.name if found else None
         nearest = None
         if kecamatan is None and kelurahan is None:
@@ -401,6 +419,7 @@ class PointIndex:
         # What ranking reads of each place, in one tuple: its sphere point, its name, its index.
         self._rows = [(*sphere_point(p.lat, p.lon), p.name, i) for i, p in enumerate(self.places)]
         self._xyz = [tuple(row) for row in self.xyz.tolist()]
+        self._templates = [p.result_template for p in self.places]
 
     def __len__(self) -> int:
         return len(self.places)
@@ -410,7 +429,8 @@ class PointIndex:
         if self.places and k > 0 and (k, max_m) not in self._grids:
             self._grids[(k, max_m)] = _CandidateGrid(self, k, max_m)
 
-    def nearest(self, lat: float, lon: float, k: int, max_m: float | None = None, point=None) -> list[tuple[Place, float]]:
+    def nearest(self, lat: float, lon: float, k: int, max_m: float | None = None, point=None) -> list[dict]:
+        """The k nearest places (within max_m), nearest first, as a decision lists them."""
         if not self.places or k <= 0:
             return []
         grid = self._grids.get((k, max_m))
@@ -457,20 +477,23 @@ class PointIndex:
                 return found[:keep]
             k_query *= 4
 
-    def nearest_linear(self, lat: float, lon: float, k: int, max_m: float | None = None) -> list[tuple[Place, float]]:
+    def nearest_linear(self, lat: float, lon: float, k: int, max_m: float | None = None) -> list[dict]:
         """The baseline: distance to every point, then the same ranking."""
         if not self.places or k <= 0:
             return []
         distances = haversine_m_many(lat, lon, self.lats, self.lons)
         return self._ranked(lat, lon, [self._rows[i] for i in nearest_positions(distances, k, TIE_M)], k, max_m)
 
-    def _ranked(self, lat, lon, rows, k, max_m):
-        """Nearest first by distance to the millimetre, then by name: both paths end here."""
+    def _ranked(self, lat, lon, rows, k, max_m) -> list[dict]:
+        """Nearest first by distance to the millimetre, then by name: both paths end here.
+
+        Sorted by millimetres first, the places within max_m are a prefix of the ranking.
+        """
         distances = haversine_m_from(lat, lon, rows)
         scored = sorted([(int(d * 1000 + 0.5), row[3], row[4], d) for d, row in zip(distances, rows)])
-        places = self.places
+        templates = self._templates
         limit = float("inf") if max_m is None else max_m * 1000
-        return [(places[i], d) for mm, _, i, d in scored if mm <= limit][:k]
+        return [dict(templates[i], distance_m=tenths(d)) for mm, _, i, d in scored[:k] if mm <= limit]
 
 
 # A cell's few candidates are ranked in metres at once; only a long list is first cut down by

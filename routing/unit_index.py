@@ -108,12 +108,12 @@ def with_ties(sorted_distances: list[float], k: int, tie: float) -> int:
 class _Plan:
     """The groups one tuple of wants asks of a snapshot, with how many each, and their query rows."""
 
-    keys: list[tuple[str, str]]
-    codes: list[int]
+    codes: list[int]  # one query row per (agency, kind) group asked
     ks: list[int]
     k_query: int  # twice the most wanted, and a few: spare for unclean, stale or tied units
     rows: np.ndarray
     xyz: np.ndarray  # a view of the rows' first three columns, where each query writes its point
+    wants: list[tuple[str, tuple[str, ...], int, list[int]]]  # each want with the query rows of its kinds
 
 
 class _Snapshot:
@@ -170,11 +170,14 @@ class _Snapshot:
                 for kind in kinds:
                     if k > 0 and (agency, kind) in self.groups:
                         groups[(agency, kind)] = max(k, groups.get((agency, kind), 0))
-            codes = [self.groups[key] for key in groups]
+            keys = list(groups)
+            codes = [self.groups[key] for key in keys]
             rows = np.zeros((len(codes), 4))
             rows[:, 3] = np.asarray(codes, dtype=float) * GROUP_SPACING
-            plan = self.plans[wants] = _Plan(list(groups), codes, list(groups.values()),
-                                             2 * max(groups.values(), default=0) + 4, rows, rows[:, :3])
+            asked = [(agency, tuple(kinds), k, [keys.index((agency, kind)) for kind in kinds if (agency, kind) in groups])
+                     for agency, kinds, k in wants]
+            plan = self.plans[wants] = _Plan(codes, list(groups.values()), 2 * max(groups.values(), default=0) + 4,
+                                             rows, rows[:, :3], asked)
         return plan
 
     def query(self, point, codes: list[int], k: int, plan: _Plan | None = None) -> tuple[list[list[float]], list[list[int]]]:
@@ -347,22 +350,19 @@ class UnitIndex:
         with self._lock:
             snapshot = self._current(now)
             plan = snapshot.plan(wants)
-            found: dict[tuple[str, str], list[int]] = {}
-            if plan.codes:
-                chords, positions = snapshot.query(point, plan.codes, plan.k_query, plan)
-                for key, code, k, row_chords, row_positions in zip(plan.keys, plan.codes, plan.ks, chords, positions):
-                    found[key] = self._eligible_nearest(snapshot, point, code, k, plan.k_query, now, row_chords, row_positions)
+            taken = self._taken(snapshot, plan, point, now) if plan.codes else []
             members = snapshot.units
             answers = []
-            for agency, kinds, k in wants:
+            for agency, kinds, k, rows in plan.wants:
                 if k <= 0:
                     answers.append([])
                     continue
-                near: list[tuple[float, int]] = []
-                for kind in kinds:
-                    near.extend(found.get((agency, kind), ()))
-                if len(kinds) > 1 and len(near) > k:
-                    near = _closest(near, k)
+                if len(rows) == 1:
+                    near = taken[rows[0]]
+                else:
+                    near = [pair for row in rows for pair in taken[row]]
+                    if len(near) > k:
+                        near = _closest(near, k)
                 chosen = [members[position] for _, position in near]
                 if self._dirty:
                     for kind in kinds:
@@ -370,20 +370,26 @@ class UnitIndex:
                 answers.append(_rank(chosen, lat, lon, k))
         return answers
 
-    def _eligible_nearest(self, snapshot: _Snapshot, point, code: int, k: int, k_query: int, now: float,
-                          chords: list[float], positions: list[int]) -> list[tuple[float, int]]:
-        """(chord, position) of a group's k nearest clean, fresh members, and any tied with the k-th.
+    def _taken(self, snapshot: _Snapshot, plan: _Plan, point, now: float) -> list[list[tuple[float, int]]]:
+        """For each group of a plan, (chord, position) of its k nearest clean, fresh members and
+        any tied with the k-th, from one tree query.
 
-        When the first answer runs out before it can tell (many near members changed or went
-        stale, or a tie runs past its end), the group is asked again for four times as many.
+        When a group's first answer runs out before it can tell (many near members changed or
+        went stale, or a tie runs past its end), that group is asked again for four times as many.
         """
-        start, stop = snapshot.spans[code]
-        while True:
-            taken = _take_eligible(snapshot, chords, positions, k, now, self.stale_seconds, start, stop)
-            if taken is not None:
-                return taken
-            k_query *= 4
-            chords, positions = snapshot.query_one(point, code, k_query)
+        chords, positions = snapshot.query(point, plan.codes, plan.k_query, plan)
+        spans, stale_seconds = snapshot.spans, self.stale_seconds
+        taken = []
+        for code, k, row_chords, row_positions in zip(plan.codes, plan.ks, chords, positions):
+            start, stop = spans[code]
+            found = _take_eligible(snapshot, row_chords, row_positions, k, now, stale_seconds, start, stop)
+            k_query = plan.k_query
+            while found is None:
+                k_query *= 4
+                row_chords, row_positions = snapshot.query_one(point, code, k_query)
+                found = _take_eligible(snapshot, row_chords, row_positions, k, now, stale_seconds, start, stop)
+            taken.append(found)
+        return taken
 
     def _dirty_eligible(self, agency: str, kind: str, now: float) -> list[UnitState]:
         """Units of a group changed since the build, judged on their current state."""
@@ -440,6 +446,8 @@ def _closest(near: list[tuple[float, int]], k: int) -> list[tuple[float, int]]:
 
 def _rank(units: list[UnitState], lat: float, lon: float, k: int) -> list[tuple[UnitState, float]]:
     """Nearest first by great-circle distance, equal distances by call sign: both paths end here."""
+    if len(units) == 1 and k > 0:  # the usual answer to a want of one unit: nothing to sort
+        return [(units[0], haversine_m_from(lat, lon, (units[0].sphere,))[0])]
     distances = haversine_m_from(lat, lon, [u.sphere for u in units])
     scored = sorted(zip(distances, [u.callsign for u in units], units))
     return [(unit, distance) for distance, _, unit in scored[:k]]
