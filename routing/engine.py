@@ -12,9 +12,10 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from routing.fingerprint import tables_fingerprint
 from routing.geo import tenths, unit_vector, validate_point
 from routing.places import JurisdictionIndex, Located, PointIndex, load_cameras, load_points
 from routing.rules import MAX_PRIORITY, MIN_PRIORITY, Rules
@@ -80,10 +81,7 @@ class RoutingEngine:
     # --- keeping up with the database ---------------------------------------------------------
 
     def _places_fingerprint(self, session: Session):
-        parts = []
-        for model in (Jurisdiction, PointOfInterest, Camera):
-            parts.extend(session.execute(select(func.count(model.id), func.max(model.updated_at))).one())
-        return tuple(parts)
+        return tables_fingerprint(session, (Jurisdiction, PointOfInterest, Camera))
 
     def sync(self, session: Session, *, force: bool = False) -> None:
         """Bring the indexes up to date: reload changed places, take units changed since last time.

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from routing import notify
+from routing.geocode import Geocoded, geocode, note_on_decision
 from routing.geo import EARTH_RADIUS_M, haversine_m, validate_point
 from routing.rules import RulesError
 from routing.service import engine_for
@@ -56,10 +57,12 @@ class Where:
     lon: float | None
     source: str | None
     problem: str | None = None
+    geocoded: Geocoded | None = None  # when the position is (or could not be) estimated from the address
 
 
-def _locate(session: Session, location, calls: list[Call], alarms: list[Alarm]) -> Where:
-    """The position to route on: the one given, else a linked alarm's, else a linked call's fix."""
+def _locate(runtime: Runtime, session: Session, location, address: str | None, calls: list[Call],
+            alarms: list[Alarm]) -> Where:
+    """The position to route on: the one given, else a linked alarm's, a linked call's fix, the address's place."""
     if isinstance(location, dict) and ("lat" in location or "lon" in location):
         try:
             lat, lon = validate_point(location.get("lat"), location.get("lon"))
@@ -75,6 +78,11 @@ def _locate(session: Session, location, calls: list[Call], alarms: list[Alarm]) 
                                     .order_by(LocationFix.received_at.desc()).limit(1))
         if fix is not None:
             return Where(fix.lat, fix.lon, f"call {call.id} ({fix.source})")
+    if address and address.strip():
+        geocoded = geocode(runtime, session, address[:300])
+        if geocoded.found:
+            return Where(geocoded.lat, geocoded.lon, "address", geocoded=geocoded)
+        return Where(None, None, None, geocoded=geocoded)
     return Where(None, None, None)
 
 
@@ -132,14 +140,14 @@ def create_incident(runtime: Runtime, session: Session, *, category, description
     address = (location or {}).get("address")
     if address is not None and not isinstance(address, str):
         raise IncidentProblem(400, "invalid_address", "address must be text.")
-    where = _locate(session, location, calls, alarms)
+    where = _locate(runtime, session, location, address, calls, alarms)
     decision = _decide_or_unrouted(runtime, session, category, where, priority)
+    decision["location_source"] = where.source
     if where.problem:
         decision["warnings"] = [w for w in decision["warnings"] if not w.startswith("No location is known yet")]
         decision["warnings"].insert(0, where.problem + " The incident is created without a position; ask for the location.")
-    elif where.lat is None and address:
-        decision["warnings"] = [f"Only an address is known ({address[:120]}); place it on the map to rank units by distance."]
-    decision["location_source"] = where.source
+    elif where.geocoded is not None:
+        note_on_decision(decision, where.geocoded, address)
     jurisdiction = decision["jurisdiction"]
     incident = Incident(
         category=decision["category"], description=(description or "")[:MAX_DESCRIPTION] or None,
@@ -201,21 +209,37 @@ def reroute(runtime: Runtime, session: Session, incident: Incident, *, category=
     """Correct what is known (place, category, priority) and route the incident again.
 
     The usual case: an incident created while the caller could not say where, placed on the
-    map later. The previous routing stays in the history.
+    map later. A new address without lat/lon places it again from the address, unless its
+    position came from the map, an alarm or a call's fix: any of those is closer than an
+    estimate from names. The previous routing stays in the history.
     """
     if location is not None and not isinstance(location, dict):
         raise IncidentProblem(400, "invalid_location", "location must be an object: {lat, lon} or {address}.")
+    routing = incident.routing or {}
     lat, lon, address = incident.lat, incident.lon, incident.address
+    source = routing.get("location_source")
+    placed = location is not None and ("lat" in location or "lon" in location)
+    moved_address = False
     if location is not None:
-        if "lat" in location or "lon" in location:
+        if placed:
             try:
                 lat, lon = validate_point(location.get("lat"), location.get("lon"))
             except ValueError as error:
                 raise IncidentProblem(400, "invalid_location", str(error)) from None
+            source = "corrected"
         if location.get("address") is not None:
             if not isinstance(location["address"], str):
                 raise IncidentProblem(400, "invalid_address", "address must be text.")
+            moved_address = location["address"][:300] != address
             address = location["address"][:300]
+    geocoded, kept = None, None
+    if not placed and address and address.strip() and (moved_address or lat is None):
+        if lat is None or source == "address":
+            geocoded = geocode(runtime, session, address)
+            lat, lon, source = (geocoded.lat, geocoded.lon, "address") if geocoded.found else (None, None, None)
+        else:
+            kept = (f"The new address did not move the incident: {_position_words(source)} is closer than one "
+                    "estimated from an address. Place it on the map to move it.")
     engine = engine_for(runtime)
     engine.sync(session)
     asked = category if category is not None else incident.category
@@ -224,7 +248,13 @@ def reroute(runtime: Runtime, session: Session, incident: Incident, *, category=
     previous = {"category": incident.category, "priority": incident.priority, "lat": incident.lat,
                 "lon": incident.lon, "routing": incident.routing}
     jurisdiction = decision["jurisdiction"]
-    decision["location_source"] = "corrected" if location is not None else (incident.routing or {}).get("location_source")
+    decision["location_source"] = source
+    if geocoded is not None:
+        note_on_decision(decision, geocoded, address)
+    elif source == "address" and routing.get("geocode"):
+        note_on_decision(decision, Geocoded.from_dict(routing["geocode"]), address)  # still the estimate made before
+    if kept:
+        decision["warnings"].insert(0, kept)
     incident.category, incident.priority = decision["category"], decision["priority"]
     incident.lat, incident.lon, incident.address = lat, lon, address
     incident.kecamatan, incident.kelurahan = jurisdiction["kecamatan"], jurisdiction["kelurahan"]
@@ -236,6 +266,19 @@ def reroute(runtime: Runtime, session: Session, incident: Incident, *, category=
                  detail={"category": incident.category, "priority": incident.priority})
     events.publish(session, "incident.updated", incident_summary(incident))
     return incident
+
+
+def _position_words(source: str | None) -> str:
+    """Where a position came from, for a sentence: "the position given", "the fix of call 3 (aml)"."""
+    if source == "given":
+        return "the position given"
+    if source == "corrected":
+        return "the position set by hand"
+    if source and source.startswith("call "):
+        return f"the fix of {source}"
+    if source and source.startswith("alarm "):
+        return f"the position of {source}"
+    return "its position"
 
 
 def _credit_reporters(runtime: Runtime, session: Session, incident: Incident, false_report: bool) -> None:
@@ -325,7 +368,12 @@ def _message(incident: Incident, units: list[Unit], for_unit: Unit | None) -> st
     routing = incident.routing or {}
     place = ", ".join(filter(None, [incident.kelurahan and f"Kel. {incident.kelurahan}",
                                     incident.kecamatan and f"Kec. {incident.kecamatan}"]))
-    where = f"{incident.lat:.5f},{incident.lon:.5f}" if incident.lat is not None else (incident.address or "location unknown")
+    if incident.lat is None:
+        where = incident.address or "location unknown"
+    elif routing.get("location_source") == "address":  # a unit must not drive to a centre as if it were the place
+        where = f"{(incident.address or '')[:100]} (approx. {incident.lat:.5f},{incident.lon:.5f})"
+    else:
+        where = f"{incident.lat:.5f},{incident.lon:.5f}"
     head = f"SIAGA112 #{incident.id} {routing.get('category_label') or incident.category} P{incident.priority}"
     if for_unit is not None:
         head += f" - {for_unit.callsign} DISPATCHED"

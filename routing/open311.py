@@ -69,8 +69,13 @@ def _field(form, name: str, limit: int) -> str | None:
 
 
 def create_request(session: Session, runtime: Runtime, form) -> ServiceRequest:
-    """Take one report (form fields as GeoReport v2 names them); the caller commits."""
+    """Take one report (form fields as GeoReport v2 names them); the caller commits.
+
+    A report with only address_string is placed and routed from the address, as an incident
+    is, and its lat/long are that estimate; the routing says how rough it is.
+    """
     from routing.geo import validate_point
+    from routing.geocode import geocode, note_on_decision
     from routing.service import route
 
     code = _field(form, "service_code", 40)
@@ -100,7 +105,13 @@ def create_request(session: Session, runtime: Runtime, form) -> ServiceRequest:
                            appeal=reporters.appeal_path(reporter.phone))
         reporter = reporters.get_or_create(session, phone, name=_name(form))
     contact = {k: _field(form, k, 200) for k in ("first_name", "last_name", "email", "device_id", "account_id")}
+    geocoded = geocode(runtime, session, address) if lat is None else None
+    if geocoded is not None and geocoded.found:
+        lat, lon = geocoded.lat, geocoded.lon
     decision = route(runtime, session, service.code, lat, lon)
+    decision["location_source"] = "given" if geocoded is None else None
+    if geocoded is not None:
+        note_on_decision(decision, geocoded, address)
     agencies = [a.get("name") or a.get("code") for a in decision.get("agencies", [])]
     request = ServiceRequest(
         service_code=service.code, description=_field(form, "description", MAX_DESCRIPTION_CHARS),

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from siaga112.models import Alarm, Call, Event, Reporter, Unit, User
 from tests.support.console_client import put_console_session
+from tests.support.routing_data import load_real_cities
 
 FIRE_IN_KEBONSARI = {"lat": -7.9705, "lon": 112.6450}
 
@@ -273,3 +274,104 @@ def test_a_unit_freed_by_closing_an_incident_is_recommended_again_at_once(client
     client.patch(f"/api/v1/incidents/{first}", json={"status": "closed", "note": "padam"}, headers=writer)
     second = _create(client, writer).get_json()
     assert second["routing"]["recommended_units"][0]["callsign"] == "DAMKAR-02"
+
+
+KEBONSARI_ADDRESS = "Jl. Melati 3, RT 02/RW 04, Kel. Kebonsari, Kec. Siaga Utara"
+
+
+def test_an_incident_with_only_an_address_is_placed_there_and_its_units_ranked(client, writer, demo_city):  # noqa: F811
+    response = _create(client, writer, location={"address": KEBONSARI_ADDRESS})
+    assert response.status_code == 201, response.get_json()
+    incident = response.get_json()
+    assert (incident["location"]["lat"], incident["location"]["lon"]) == (pytest.approx(-7.97), pytest.approx(112.645))
+    assert incident["location"]["address"] == KEBONSARI_ADDRESS
+    routing = incident["routing"]
+    assert routing["location_source"] == "address"
+    assert 1000 < routing["location_accuracy_m"] < 3000
+    assert routing["geocode"]["matched"] == {"level": "kelurahan", "name": "Kebonsari", "code": "99.71.01.1002",
+                                             "label": "Kelurahan Kebonsari, Kecamatan Siaga Utara, Kota Siaga (demo)"}
+    assert routing["jurisdiction"]["kelurahan"] == "Kebonsari" and incident["jurisdiction"]["kecamatan"] == "Siaga Utara"
+    assert [u["callsign"] for u in routing["recommended_units"]][:2] == ["DAMKAR-02", "DAMKAR-01"]
+    assert all(u["distance_m"] > 0 for u in routing["recommended_units"])
+    assert routing["warnings"][0].startswith("Position estimated from the address: the centre of Kelurahan Kebonsari, "
+                                             "Kecamatan Siaga Utara")
+    assert routing["warnings"][0].endswith("confirm the exact place with the caller.")
+
+
+def test_an_address_naming_a_hospital_is_placed_at_the_hospital(client, writer, demo_city):  # noqa: F811
+    incident = _create(client, writer, category="medical", location={"address": "depan RS Bhakti Husada"}).get_json()
+    assert (incident["location"]["lat"], incident["location"]["lon"]) == (-7.9905, 112.648)
+    routing = incident["routing"]
+    assert routing["location_accuracy_m"] == 50 and routing["hospitals"][0]["name"] == "RS Bhakti Husada"
+    assert routing["hospitals"][0]["distance_m"] == 0
+    assert "within about 50 m" in routing["warnings"][0]
+
+
+def test_an_address_that_names_no_known_place_is_kept_without_a_position_and_says_so(client, writer, demo_city):  # noqa: F811
+    incident = _create(client, writer, location={"address": "Jl. Melati 3, Kel. Mawar"}).get_json()
+    assert incident["location"]["lat"] is None and incident["routing"]["recommended_units"] == []
+    assert incident["routing"]["location_source"] is None and incident["routing"]["geocode"]["found"] is False
+    assert incident["routing"]["warnings"] == [
+        "Only an address is known (Jl. Melati 3, Kel. Mawar). Kelurahan Mawar is not among the places loaded. "
+        "Place it on the map to rank units by distance."]
+
+
+def test_an_address_two_cities_share_is_not_placed_and_the_warning_names_both(client, writer, database):
+    with database.session() as session:
+        load_real_cities(session)
+    incident = _create(client, writer, location={"address": "Kel. Sukoharjo"}).get_json()
+    assert incident["location"]["lat"] is None
+    assert {c["code"] for c in incident["routing"]["geocode"]["candidates"]} == {"35.73.02.1005", "35.74.04.1002"}
+    warning = incident["routing"]["warnings"][0]
+    assert "Kecamatan Klojen, Kota Malang" in warning and "Kecamatan Kanigaran, Kota Probolinggo" in warning
+    placed = _create(client, writer, location={"address": "Kel. Sukoharjo, Kota Probolinggo"}).get_json()
+    assert placed["jurisdiction"] == {"kecamatan": "Kanigaran", "kelurahan": "Sukoharjo",
+                                      "police_sector": "Polsek Kanigaran", "kota": "Kota Probolinggo"}
+
+
+def test_a_position_given_with_the_address_is_used_as_it_is(client, writer, demo_city):  # noqa: F811
+    incident = _create(client, writer, location={**FIRE_IN_KEBONSARI, "address": "Kel. Tegalrejo"}).get_json()
+    assert (incident["location"]["lat"], incident["location"]["lon"]) == (-7.9705, 112.6450)
+    assert incident["routing"]["location_source"] == "given" and "geocode" not in incident["routing"]
+
+
+def test_a_new_address_places_an_incident_that_had_none_and_the_estimate_is_kept_on_later_changes(client, writer, demo_city):  # noqa: F811
+    incident_id = _create(client, writer, category="medical", location={"address": "dekat pasar"}).get_json()["id"]
+    placed = client.patch(f"/api/v1/incidents/{incident_id}", json={"location": {"address": "Kel. Tegalrejo, Kota Siaga"}},
+                          headers=writer).get_json()
+    assert placed["jurisdiction"]["kecamatan"] == "Siaga Selatan" and placed["location"]["lat"] is not None
+    assert placed["routing"]["location_source"] == "address" and placed["routing"]["recommended_units"]
+    assert placed["routing"]["warnings"][0].startswith("Position estimated from the address")
+    recategorised = client.patch(f"/api/v1/incidents/{incident_id}", json={"category": "fire"}, headers=writer).get_json()
+    assert (recategorised["location"]["lat"], recategorised["location"]["lon"]) == (placed["location"]["lat"],
+                                                                                  placed["location"]["lon"])
+    assert recategorised["routing"]["location_source"] == "address"
+    assert recategorised["routing"]["warnings"][0] == placed["routing"]["warnings"][0]
+    unknown = client.patch(f"/api/v1/incidents/{incident_id}", json={"location": {"address": "Kel. Mawar"}},
+                           headers=writer).get_json()
+    assert unknown["location"]["lat"] is None and unknown["routing"]["recommended_units"] == []
+    assert unknown["routing"]["warnings"][0].startswith("Only an address is known (Kel. Mawar).")
+
+
+def test_a_new_address_does_not_move_an_incident_placed_from_a_fix(client, writer, demo_city):  # noqa: F811
+    incident_id = _create(client, writer).get_json()["id"]
+    patched = client.patch(f"/api/v1/incidents/{incident_id}", json={"location": {"address": "Kel. Tegalrejo"}},
+                           headers=writer).get_json()
+    assert (patched["location"]["lat"], patched["location"]["lon"]) == (-7.9705, 112.6450)
+    assert patched["location"]["address"] == "Kel. Tegalrejo" and patched["routing"]["location_source"] == "given"
+    assert patched["routing"]["warnings"][0].startswith("The new address did not move the incident: the position given")
+
+
+def test_units_sent_to_an_estimated_position_are_told_it_is_approximate(client, writer, twilio_recorder, demo_city):  # noqa: F811
+    incident_id = _create(client, writer, location={"address": KEBONSARI_ADDRESS}).get_json()["id"]
+    client.post(f"/api/v1/incidents/{incident_id}/dispatch", json={"units": ["DAMKAR-01"]}, headers=writer)
+    body = next(m["Body"] for m in twilio_recorder.messages if m["To"] == "+6281300000005")  # DAMKAR-01's phone
+    assert f"DISPATCHED: {KEBONSARI_ADDRESS} (approx. -7.97000,112.64500)" in body
+
+
+def test_the_incident_page_shows_that_the_position_is_an_estimate(app, client, writer, database, make_user, demo_city):  # noqa: F811
+    incident_id = _create(client, writer, location={"address": KEBONSARI_ADDRESS}).get_json()["id"]
+    username, _ = make_user("calltaker")
+    page = _console_client(app, database, username).get(f"/incidents/{incident_id}").get_data(as_text=True)
+    assert "-7.970000, 112.645000" in page and KEBONSARI_ADDRESS in page
+    assert '<p class="notice">Position estimated from the address: the centre of Kelurahan Kebonsari' in page

@@ -79,6 +79,21 @@ def test_the_public_listing_shows_no_reporter_contact(client):
 def test_an_address_without_coordinates_is_taken_and_an_anonymous_report_too(client):
     response = report(client, lat=None, long=None, address_string="Jl. Ijen 25, Malang", phone=None)
     assert response.status_code == 201
+    [shown] = client.get(f"/open311/v2/requests/{response.get_json()[0]['service_request_id']}.json").get_json()
+    assert (shown["address"], shown["lat"], shown["long"]) == ("Jl. Ijen 25, Malang", None, None)  # no places loaded
+
+
+def test_a_report_with_only_an_address_is_placed_and_routed_from_the_place_it_names(client, database, demo_city):
+    response = report(client, lat=None, long=None, address_string="Jl. Melati 3, Kel. Tegalrejo, Kota Siaga")
+    assert response.status_code == 201
+    request_id = response.get_json()[0]["service_request_id"]
+    [shown] = client.get(f"/open311/v2/requests/{request_id}.json").get_json()
+    assert (shown["lat"], shown["long"]) == (pytest.approx(-7.99), pytest.approx(112.615))
+    with database.session() as session:
+        routing = session.get(ServiceRequest, int(request_id)).routing
+    assert routing["location_source"] == "address" and routing["location_accuracy_m"] > 0
+    assert routing["jurisdiction"]["kelurahan"] == "Tegalrejo"
+    assert routing["warnings"][0].startswith("Position estimated from the address: the centre of Kelurahan Tegalrejo")
 
 
 @pytest.mark.parametrize("fields, code", [
