@@ -15,9 +15,9 @@ Units move every few seconds, so rebuilding the tree on every GPS fix would cost
 decisions it serves. A changed unit is marked unclean at its tree position and put in its
 group's "dirty" set; queries skip unclean positions and judge the dirty few directly, and the
 tree is rebuilt lazily, on the next query, once some group's dirty set outgrows a small share
-of that group. Small tables skip the tree: one pass of numpy over every row is faster below
-~1,000 units. Answers are the same as a linear scan over every unit (tested with random data,
-ties included), which stays here as the baseline.
+of that group. The tree serves small tables too: one pykdtree call costs a few microseconds,
+less than a numpy pass over even a few hundred units. Answers are the same as a linear scan
+over every unit (tested with random data, ties included), which stays here as the baseline.
 """
 
 from __future__ import annotations
@@ -79,9 +79,6 @@ class UnitState:
         return self.status == AVAILABLE and self.is_fresh(now, stale_seconds)
 
 
-# Below this many points one numpy pass over the unit vectors beats a KD-tree query (whose
-# fixed call cost is ~10 us); above it the tree wins, and by far at thousands of units.
-BRUTE_FORCE_MAX = 1024
 # Distances this close to the k-th nearest count as ties: such candidates are all kept and the
 # final ranking (exact great-circle metres, then call sign or name) decides between them, so
 # rounding in the chord arithmetic can never pick a different unit than the linear scan.
@@ -117,17 +114,17 @@ class _Plan:
 
 
 class _Snapshot:
-    """The units that were available when it was built, in one 4-D KD-tree (or flat, if few).
+    """The units that were available when it was built, in one 4-D KD-tree.
 
     Arrays are indexed by tree position. A group's answer ends at its first position outside
-    the group's span: another group's point, the tree's "no more points" index, or `size`,
-    which the flat path gives when it has answered every member.
+    the group's span: another group's point, or the index pykdtree gives past its last point
+    (2**32 - 1) when a query asks for more than the tree holds.
     """
 
     def __init__(self, units: list[UnitState]) -> None:
         self.groups: dict[tuple[str, str], int] = {}  # (agency, kind) -> group code
         codes = np.array([self.groups.setdefault((u.agency, u.kind), len(self.groups)) for u in units], dtype=np.int64)
-        # Each group contiguous (for the flat path and the spans), and within a group the units
+        # Each group contiguous (its span of positions), and within a group the units
         # of one ~500 m cell side by side: the few members a query reads then share cache lines
         # in every column, where insertion order would scatter them over the whole table.
         cells = np.array([(u.lat // SORT_CELL_DEGREES, u.lon // SORT_CELL_DEGREES) for u in units]).reshape(-1, 2)
@@ -137,7 +134,7 @@ class _Snapshot:
         bounds = np.searchsorted(codes, np.arange(len(self.groups) + 1)).tolist()
         self.spans = list(zip(bounds[:-1], bounds[1:]))  # group code -> (start, end) positions
         self.units = units
-        n = self.size = len(units)
+        n = len(units)
         # One pass over the unit objects (at 100,000 units each pass costs tens of milliseconds).
         # A post never ages: +inf makes `now - position_at <= stale` true, the same test as the scan.
         columns = [(u.id, u.lat, u.lon, float("inf") if u.source == "post" else u.position_at) for u in units]
@@ -147,12 +144,9 @@ class _Snapshot:
         # one byte or one double each stays in cache where a list of Python objects does not.
         self.clean = bytearray(b"\x01" * n)
         self.position_at = array("d", position_at)
-        self.xyz = unit_vectors(lats, lons) if units else np.empty((0, 3))
         self.plans: dict[tuple, _Plan] = {}
-        self.tree = None
-        if n > BRUTE_FORCE_MAX:
-            offsets = codes.astype(float) * GROUP_SPACING
-            self.tree = KDTree(np.column_stack((self.xyz, offsets)))
+        # An empty snapshot has no groups, so no plan ever asks its (absent) tree anything.
+        self.tree = KDTree(np.column_stack((unit_vectors(lats, lons), codes.astype(float) * GROUP_SPACING))) if n else None
 
     def group_size(self, key: tuple[str, str]) -> int:
         code = self.groups.get(key)
@@ -187,35 +181,15 @@ class _Snapshot:
         position); `_take_eligible` stops at the first position outside the group's span.
         A plan's own query rows are reused (queries run under the index lock).
         """
-        if self.tree is not None:
-            if plan is None:
-                rows = np.zeros((len(codes), 4))
-                rows[:, 3] = np.asarray(codes, dtype=float) * GROUP_SPACING
-                rows[:, :3] = point
-            else:
-                rows = plan.rows
-                plan.xyz[...] = point
-            squared, positions = self.tree.query(rows, k=max(k, 2), sqr_dists=True)
-            return squared.tolist(), positions.tolist()
-        return self._query_flat(point, codes, k)
-
-    def _query_flat(self, point, codes: list[int], k: int):
-        """The same answer from one numpy pass over the asked groups' rows (small tables)."""
-        all_chords, all_positions = [], []
-        for code in codes:
-            start, end = self.spans[code]
-            diff = self.xyz[start:end] - point
-            span = np.einsum("ij,ij->i", diff, diff)
-            if k < end - start:
-                order = np.argpartition(span, k - 1)[:k]
-                ending = []  # more members lie beyond: the caller may ask again
-            else:
-                order = np.arange(end - start)
-                ending = [self.size]  # past every position: the group has no more members
-            order = order[np.argsort(span[order], kind="stable")]
-            all_chords.append(span[order].tolist() + [float("inf")] * len(ending))
-            all_positions.append((order + start).tolist() + ending)
-        return all_chords, all_positions
+        if plan is None:
+            rows = np.zeros((len(codes), 4))
+            rows[:, 3] = np.asarray(codes, dtype=float) * GROUP_SPACING
+            rows[:, :3] = point
+        else:
+            rows = plan.rows
+            plan.xyz[...] = point
+        squared, positions = self.tree.query(rows, k=max(k, 2), sqr_dists=True)
+        return squared.tolist(), positions.tolist()
 
     def query_one(self, point, code: int, k: int) -> tuple[list[float], list[int]]:
         """One group's k nearest members (asked again, further, when the first answer fell short)."""

@@ -48,12 +48,12 @@ def _decisions_agree(engine, rng, now, rounds=150):
 
 
 @pytest.mark.parametrize("count, background", [(300, False), (3000, False), (3000, True)],
-                         ids=["flat", "tree", "tree-rebuilt-in-background"])
+                         ids=["small", "large", "large-rebuilt-in-background"])
 def test_tree_answers_equal_a_linear_scan_on_random_units_as_they_move_and_change_status(
         engine, count, background, monkeypatch):
-    # One flat numpy pass below ~1,000 units, the KD-tree above; a big table's tree is rebuilt in
-    # a thread while decisions go on with the old one (forced here at 3,000 units, and each
-    # background build slowed down so that decisions and moves happen while it runs).
+    # A big table's tree is rebuilt in a thread while decisions go on with the old one (forced
+    # here at 3,000 units, and each background build slowed down so that decisions and moves
+    # happen while it runs).
     rng = random.Random(4)
     now = time.time()
     units = [_random_unit(rng, i, now) for i in range(count)]
@@ -82,6 +82,18 @@ def test_tree_answers_equal_a_linear_scan_on_random_units_as_they_move_and_chang
     while engine.units.rebuilds < 2 and time.monotonic() < deadline:  # the first build, then a rebuild
         time.sleep(0.01)
     assert engine.units.rebuilds >= 2
+    _decisions_agree(engine, rng, now, rounds=40)
+
+
+def test_a_handful_of_units_fewer_than_a_query_asks_for_are_ranked_as_a_linear_scan_ranks_them(engine):
+    # Twelve units over thirteen agencies: most groups hold one unit or none, and every tree
+    # query asks for more points than the group, often more than the whole tree, holds.
+    rng = random.Random(9)
+    now = time.time()
+    engine.units.load([_random_unit(rng, i, now) for i in range(12)])
+    _decisions_agree(engine, rng, now)
+    for _ in range(20):
+        engine.take_unit_state(_random_unit(rng, rng.randrange(12), now))
     _decisions_agree(engine, rng, now, rounds=40)
 
 
