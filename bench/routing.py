@@ -6,7 +6,9 @@ polygons found by an STRtree; one k-d tree over every available unit, each (agen
 apart by a fourth coordinate; grids of candidate hospitals and cameras) is timed against the
 linear baseline in the same run (every polygon tested; numpy great-circle distance over every
 unit, hospital and camera), the two in turns, and every pair of decisions is compared: the
-benchmark fails if any answer differs.
+benchmark fails if any answer differs. glibc's malloc thresholds are held for the run, so
+the baseline's large temporaries never page-fault by the luck of earlier allocations
+(`steady_allocator`); page faults a decision are reported for both paths.
 
 Then the real Montgomery County (PA) 911 event sample is replayed through the engine: its
 EMS / Fire / Traffic titles become our categories, and its points are moved into Kota Malang
@@ -14,17 +16,21 @@ by an affine map (shift the sample's median point onto Malang's centre, scale by
 county's ~50 km spread falls over the ~12 km city), keeping the real clustering of calls.
 
     .venv/bin/python -m bench.routing
+    .venv/bin/python -m bench.routing --malloc-as-is   (glibc's moving thresholds; see steady_allocator)
     .venv/bin/python -m bench.routing --sizes 100,1000 --queries 500   (quick)
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import csv
 import gc
 import json
 import os
 import random
+import resource
 import sys
 import time
 from pathlib import Path
@@ -67,6 +73,37 @@ MONTCO_PREFIX = {"EMS": "medical", "Fire": "fire", "Traffic": "traffic_accident"
 def shared_data() -> Path:
     configured = os.environ.get("SIAGA112_SHARED_DATA")
     return Path(configured) if configured else REPO.parent / "shared" / "data"
+
+
+# glibc's mallopt parameters (malloc.h) and the values held for a run.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+HEAP_TRIM_BYTES = 256 << 20
+HEAP_MMAP_BYTES = 32 << 20  # glibc's upper limit for the threshold on 64-bit
+
+
+def steady_allocator() -> bool:
+    """Keep the linear scan's large temporaries on the heap, so its time is the scan's own.
+
+    glibc serves blocks over a moving threshold (128 KiB at first) with fresh mappings, and
+    gives a heap's top back to the system once more than twice that lies free there. Whether
+    the scan's 800 KB numpy temporaries at 100,000 units then cost about 570 page faults a
+    decision (some 0.6 ms) depends on where unrelated, earlier allocations happened to land:
+    the same scan measured 3.1 ms after one commit and 3.7 ms after another that never touched
+    it. Fixed thresholds give every run the heap a long-running server settles into. The
+    indexed path allocates nothing that large, so this moves only the baseline, and only down.
+    Returns whether glibc took the settings.
+    """
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError, TypeError):
+        return False  # not glibc: nothing of this applies
+    return bool(mallopt(M_TRIM_THRESHOLD, HEAP_TRIM_BYTES)) and bool(mallopt(M_MMAP_THRESHOLD, HEAP_MMAP_BYTES))
+
+
+def page_faults() -> int:
+    """Minor page faults of this thread so far (memory the kernel had to map on first touch)."""
+    return resource.getrusage(getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF)).ru_minflt
 
 
 def load_jurisdictions(data: Path) -> tuple[JurisdictionIndex, list]:
@@ -129,8 +166,8 @@ def percentile(values, q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
 
-def time_decisions(engine, queries, now: float, linear: bool) -> tuple[list[float], list[float], list[dict]]:
-    """Wall-clock and on-CPU microseconds per decision, and the decisions.
+def time_decisions(engine, queries, now: float, linear: bool) -> tuple[list[float], list[float], list[dict], int]:
+    """Wall-clock and on-CPU microseconds per decision, the decisions, and the page faults they took.
 
     On a shared machine the wall-clock tail mostly measures other processes holding the CPU;
     the thread's CPU time is the cost of the decision itself. Both are reported.
@@ -141,6 +178,7 @@ def time_decisions(engine, queries, now: float, linear: bool) -> tuple[list[floa
     gc.collect()
     gc.freeze()
     times, cpu, answers = [], [], []
+    faults = page_faults()
     for category, lat, lon in queries:
         # The CPU clock is a system call of its own (about a microsecond): it is read outside
         # the wall-clock window, so that window holds the decision and nothing else.
@@ -151,7 +189,7 @@ def time_decisions(engine, queries, now: float, linear: bool) -> tuple[list[floa
         cpu.append((time.thread_time_ns() - start_cpu) / 1000)
         times.append((end - start) / 1000)
         answers.append(answer)
-    return times, cpu, answers
+    return times, cpu, answers, page_faults() - faults
 
 
 def time_in_turns(engine, queries, linear_queries, now: float, turns: int = 3):
@@ -165,15 +203,18 @@ def time_in_turns(engine, queries, linear_queries, now: float, turns: int = 3):
     fifth, a cost of the baseline's, not of the index.
     """
     fast, fast_cpu, fast_answers, slow, slow_cpu, slow_answers = [], [], [], [], [], []
+    faults = {False: 0, True: 0}
     fast_block, slow_block = -(-len(queries) // turns), -(-len(linear_queries) // turns)
     for turn in range(turns):
         for path_queries, block, linear, into in ((queries, fast_block, False, (fast, fast_cpu, fast_answers)),
                                                   (linear_queries, slow_block, True, (slow, slow_cpu, slow_answers))):
             chunk = path_queries[turn * block:(turn + 1) * block]
             if chunk:
-                for total, part in zip(into, time_decisions(engine, chunk, now, linear=linear)):
+                *parts, block_faults = time_decisions(engine, chunk, now, linear=linear)
+                for total, part in zip(into, parts):
                     total.extend(part)
-    return fast, fast_cpu, fast_answers, slow, slow_cpu, slow_answers
+                faults[linear] += block_faults
+    return fast, fast_cpu, fast_answers, slow, slow_cpu, slow_answers, faults
 
 
 def time_units(engine, queries, now: float, linear: bool) -> list[float]:
@@ -201,7 +242,7 @@ def run_sizes(sizes, query_count: int, data: Path, seed: int) -> list[dict]:
         engine = build_engine(rules, jurisdictions, hospitals, cameras, units, now)
         queries = [(rng.choice(CATEGORIES), lat, lon) for lat, lon in random_points(shapes, query_count, rng)]
         linear_queries = queries if size <= 10_000 else queries[: max(200, query_count // 5)]
-        fast, fast_cpu, fast_answers, slow, slow_cpu, slow_answers = time_in_turns(engine, queries, linear_queries, now)
+        fast, fast_cpu, fast_answers, slow, slow_cpu, slow_answers, faults = time_in_turns(engine, queries, linear_queries, now)
         mismatches = sum(a != b for a, b in zip(fast_answers, slow_answers))
         # The unit search alone (what the indexes are for), without the lookup and result assembly
         # both paths share.
@@ -212,11 +253,13 @@ def run_sizes(sizes, query_count: int, data: Path, seed: int) -> list[dict]:
                      "cpu_fast_p50": percentile(fast_cpu, 50), "cpu_fast_p99": percentile(fast_cpu, 99),
                      "cpu_linear_p50": percentile(slow_cpu, 50), "cpu_linear_p99": percentile(slow_cpu, 99),
                      "compared": len(slow_answers), "mismatches": mismatches,
-                     "units_fast_p50": percentile(unit_fast, 50), "units_slow_p50": percentile(unit_slow, 50)})
+                     "units_fast_p50": percentile(unit_fast, 50), "units_slow_p50": percentile(unit_slow, 50),
+                     "faults_fast": faults[False] / len(fast), "faults_slow": faults[True] / len(slow)})
         print(f"{size:>7} units: indexed p50 {rows[-1]['fast_p50']:8.1f} us p99 {rows[-1]['fast_p99']:8.1f} us | "
               f"linear p50 {rows[-1]['linear_p50']:8.1f} us p99 {rows[-1]['linear_p99']:8.1f} us | "
               f"x{rows[-1]['linear_p50'] / rows[-1]['fast_p50']:.1f} (p50) x{rows[-1]['linear_p99'] / rows[-1]['fast_p99']:.1f} (p99) | "
-              f"{mismatches} of {len(slow_answers)} differ | unit search alone x{rows[-1]['units_slow_p50'] / rows[-1]['units_fast_p50']:.1f}",
+              f"{mismatches} of {len(slow_answers)} differ | unit search alone x{rows[-1]['units_slow_p50'] / rows[-1]['units_fast_p50']:.1f} | "
+              f"page faults a decision {rows[-1]['faults_fast']:.1f} / {rows[-1]['faults_slow']:.1f}",
               flush=True)
     return rows
 
@@ -264,7 +307,11 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=3000)
     parser.add_argument("--replay-units", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=112)
+    parser.add_argument("--malloc-as-is", action="store_true",
+                        help="leave glibc's moving malloc thresholds alone (see steady_allocator)")
     args = parser.parse_args()
+    held = False if args.malloc_as_is else steady_allocator()
+    print(f"malloc: {'trim and mmap thresholds held' if held else 'as the C library sets it'}", flush=True)
     data = shared_data()
     if not (data / "boundaries").is_dir():
         sys.exit(f"the shared data set is not at {data} (set SIAGA112_SHARED_DATA)")
@@ -272,15 +319,15 @@ def main() -> None:
     print()
     print("| units | indexed p50 / p99 (us) | linear p50 / p99 (us) | speed-up p50 / p99 | on-CPU indexed p50 / p99 (us) "
           "| on-CPU linear p50 / p99 (us) | on-CPU speed-up p50 / p99 | unit search alone p50, indexed / linear (us) "
-          "| answers compared / differing |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| answers compared / differing | page faults a decision, indexed / linear |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['units']:,} | {r['fast_p50']:.1f} / {r['fast_p99']:.1f} | {r['linear_p50']:.1f} / {r['linear_p99']:.1f} | "
               f"{r['linear_p50'] / r['fast_p50']:.1f}x / {r['linear_p99'] / r['fast_p99']:.1f}x | "
               f"{r['cpu_fast_p50']:.1f} / {r['cpu_fast_p99']:.1f} | {r['cpu_linear_p50']:.1f} / {r['cpu_linear_p99']:.1f} | "
               f"{r['cpu_linear_p50'] / r['cpu_fast_p50']:.1f}x / {r['cpu_linear_p99'] / r['cpu_fast_p99']:.1f}x | "
               f"{r['units_fast_p50']:.1f} / {r['units_slow_p50']:.1f} ({r['units_slow_p50'] / r['units_fast_p50']:.0f}x) | "
-              f"{r['compared']:,} / {r['mismatches']} |")
+              f"{r['compared']:,} / {r['mismatches']} | {r['faults_fast']:.1f} / {r['faults_slow']:.1f} |")
     replay = replay_montco(data, args.replay_units, args.seed)
     print()
     print(f"Montgomery County 911 replay: {replay['events']:,} events against {replay['units']:,} units: "
