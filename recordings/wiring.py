@@ -1,6 +1,6 @@
 """The one place where recordings plug into the IVR: live statements and the work after a call.
 
-`siaga112.serve` builds the FastAGI service with `ivr_hooks(runtime)`; the IVR itself never
+`center.serve` builds the FastAGI service with `ivr_hooks(runtime)`; the IVR itself never
 imports this package. Every listener is fail-soft (the hooks log and swallow errors) and
 returns at once: transcription and file work run on their own threads.
 """

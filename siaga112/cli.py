@@ -1,7 +1,7 @@
-"""The `siaga112` command: run the services, manage the database, accounts and tokens.
+"""The `siaga112` command group and the frame's own commands: database, accounts and tokens.
 
-Domain commands live beside their domain (`ivr/commands.py`, `routing/commands.py`,
-`recordings/commands.py`) and are added here, explicitly, in one place.
+`serve` and the domain commands (`ivr/commands.py`, `routing/commands.py`,
+`recordings/commands.py`) are added by `center.cli`, explicitly, in one place.
 """
 
 from __future__ import annotations
@@ -42,20 +42,6 @@ def cli(ctx: click.Context, verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     ctx.ensure_object(CliContext)
-
-
-@cli.command()
-@click.option("--only", default="", help="Comma-separated services to run: agi,web,alarms,scheduler.")
-@pass_context
-def serve(obj: CliContext, only: str) -> None:
-    """Run the services (default: all of them, in this process, on loopback)."""
-    from siaga112.serve import SERVICE_NAMES, run
-
-    names = [n.strip() for n in only.split(",") if n.strip()] or list(SERVICE_NAMES)
-    unknown = [n for n in names if n not in SERVICE_NAMES]
-    if unknown:
-        raise click.BadParameter(f"unknown service {', '.join(unknown)}; choose from {', '.join(SERVICE_NAMES)}")
-    run(obj.runtime, names)
 
 
 @cli.group()
@@ -131,29 +117,3 @@ def import_group() -> None:
 @cli.group()
 def seed() -> None:
     """Load data sets that ship with Siaga112."""
-
-
-def _add_domain_commands() -> None:
-    """Domain commands, in one explicit table."""
-    from ivr import commands as ivr_commands
-    from recordings import commands as recordings_commands
-    from routing import commands as routing_commands
-
-    for module in (ivr_commands, routing_commands, recordings_commands):
-        for command in getattr(module, "commands", []):
-            cli.add_command(command)
-        for command in getattr(module, "import_commands", []):
-            import_group.add_command(command)
-        for command in getattr(module, "seed_commands", []):
-            seed.add_command(command)
-
-
-_add_domain_commands()
-
-
-def main() -> None:
-    cli(prog_name="siaga112")
-
-
-if __name__ == "__main__":
-    main()

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import func, select, text
 
 from siaga112.models import Alarm, Call
 
 bp = Blueprint("health", __name__)
-
-
-def _component_checks():
-    """Health of optional parts, in one explicit table: name -> function(runtime) -> dict."""
-    from recordings.health import transcription_health
-
-    return {"transcription": transcription_health}
 
 
 @bp.get("/healthz")
@@ -26,7 +19,8 @@ def healthz():
         db().execute(text("SELECT 1"))
     except Exception:  # the watchdog needs an answer, not a traceback
         body.update(status="degraded", database="unreachable")
-    for name, check in _component_checks().items():
+    # Health of optional parts (name -> function(runtime) -> dict), given by the app's maker.
+    for name, check in current_app.extensions["siaga112.health_checks"].items():
         body[name] = check(runtime())
     return jsonify(body), 200 if body["database"] == "ok" else 503
 

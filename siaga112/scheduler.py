@@ -1,9 +1,9 @@
-"""Periodic work on APScheduler: retention, unit staleness, panel supervision, retries, transcription."""
+"""Periodic work on APScheduler: each job guarded, so one that fails never stops the others."""
 
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from typing import Callable, Iterable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -11,31 +11,17 @@ from siaga112.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-
-def _jobs() -> list[tuple[str, Callable[[Runtime], None], dict]]:
-    """Every periodic job, in one explicit table: (name, function(runtime), trigger arguments)."""
-    from routing.notify import retry_due
-    from routing.units import mark_stale_units
-    from routing.alarms.supervision import check_panels
-    from recordings.jobs import POLL_SECONDS, run_due
-    from recordings.retention import run_retention
-
-    return [
-        ("units-stale", mark_stale_units, {"seconds": 30}),
-        ("sms-retry", retry_due, {"seconds": 15}),
-        ("panel-supervision", check_panels, {"seconds": 15}),
-        ("recordings-retention", run_retention, {"hours": 1}),
-        ("transcription", run_due, {"seconds": POLL_SECONDS}),
-    ]
+# (name, function(runtime), interval trigger arguments); `center.scheduler.JOBS` lists them.
+Job = tuple[str, Callable[[Runtime], None], dict]
 
 
 class SchedulerService:
     name = "scheduler"
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, jobs: Iterable[Job]) -> None:
         self.runtime = runtime
         self.scheduler = BackgroundScheduler(timezone="UTC")
-        for name, function, trigger in _jobs():
+        for name, function, trigger in jobs:
             self.scheduler.add_job(self._guarded(name, function), "interval", id=name, name=name,
                                    max_instances=1, coalesce=True, **trigger)
 

@@ -1,7 +1,6 @@
-"""`siaga112 serve`: run the FastAGI server, web console, alarm receiver and scheduler.
+"""Running services side by side: start in order, stop in reverse, SIGINT and SIGTERM stop them all.
 
-By default all four run in one process on loopback; `--only` runs some of them, so that parts
-can run on several machines over one PostgreSQL. SIGINT and SIGTERM stop every part cleanly.
+Which services there are is the centre's business (`center.serve`); this module only runs them.
 """
 
 from __future__ import annotations
@@ -24,64 +23,15 @@ class Service(Protocol):
     def stop(self) -> None: ...
 
 
-class WebService:
-    """The console and API on a threaded WSGI server."""
-
-    name = "web"
-
-    def __init__(self, runtime: Runtime) -> None:
-        from werkzeug.serving import make_server
-
-        from siaga112.web import create_app
-
-        settings = runtime.settings
-        self.server = make_server(settings.bind_host, settings.web_port, create_app(runtime), threaded=True)
-        self.port = self.server.server_port
-        self.thread = threading.Thread(target=self.server.serve_forever, name="web", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-        log.info("web console and API on http://%s:%s/", self.server.host, self.port)
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.thread.join(timeout=10)
+ServiceFactory = Callable[[Runtime], Service]
 
 
-def _agi(runtime: Runtime) -> Service:
-    from ivr.server import AgiService
-    from recordings.wiring import ivr_hooks
-
-    return AgiService(runtime, hooks_factory=ivr_hooks)
-
-
-def _alarms(runtime: Runtime) -> Service:
-    from routing.alarms.receiver import AlarmReceiverService
-
-    return AlarmReceiverService(runtime)
-
-
-def _scheduler(runtime: Runtime) -> Service:
-    from siaga112.scheduler import SchedulerService
-
-    return SchedulerService(runtime)
-
-
-SERVICE_FACTORIES: dict[str, Callable[[Runtime], Service]] = {
-    "agi": _agi,
-    "web": WebService,
-    "alarms": _alarms,
-    "scheduler": _scheduler,
-}
-SERVICE_NAMES = tuple(SERVICE_FACTORIES)
-
-
-def start_services(runtime: Runtime, names: list[str]) -> list[Service]:
+def start_services(runtime: Runtime, factories: dict[str, ServiceFactory], names: list[str]) -> list[Service]:
     """Start the named services in order; if one fails to start, stop those already running."""
     started: list[Service] = []
     try:
         for name in names:
-            service = SERVICE_FACTORIES[name](runtime)
+            service = factories[name](runtime)
             service.start()
             started.append(service)
     except BaseException:
@@ -98,13 +48,14 @@ def stop_services(services: list[Service]) -> None:
             log.exception("service %s did not stop cleanly", service.name)
 
 
-def run(runtime: Runtime, names: list[str], stop_event: threading.Event | None = None) -> None:
+def run(runtime: Runtime, factories: dict[str, ServiceFactory], names: list[str],
+        stop_event: threading.Event | None = None) -> None:
     """Run until SIGINT/SIGTERM (or `stop_event`), then stop every service."""
     stop_event = stop_event or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop_event.set())
-    services = start_services(runtime, names)
+    services = start_services(runtime, factories, names)
     log.info("siaga112 running: %s", ", ".join(s.name for s in services))
     try:
         stop_event.wait()

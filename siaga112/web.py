@@ -21,21 +21,13 @@ csrf = CSRFProtect()
 MAX_BODY_BYTES = 1024 * 1024  # no client of ours sends more; a larger body is refused, not read
 
 
-def _blueprints():
-    """Every blueprint, in one explicit table."""
-    from agent_console.views import bp as console
-    from agent_console.events_api import bp as events_api
-    from agent_console.supervisor import bp as supervisor
-    from ivr.api import bp as calls_api
-    from recordings.api import bp as recordings_api
-    from routing.api import blueprints as routing_blueprints
-    from siaga112.health import bp as health
+def make_app(runtime: Runtime | None = None, test_config: dict | None = None, blueprints=(),
+             health_checks: dict | None = None) -> Flask:
+    """Build the web app around a runtime (settings, database, clients) and the blueprints given.
 
-    return [health, calls_api, recordings_api, events_api, *routing_blueprints, console, supervisor]
-
-
-def create_app(runtime: Runtime | None = None, test_config: dict | None = None) -> Flask:
-    """Build the web app around a runtime (settings, database, clients)."""
+    The frame knows no domain: `center.web.create_app` names the blueprints and the health checks
+    of the whole centre, in one place above the frame and the domains.
+    """
     runtime = runtime or Runtime.from_settings()
     app = Flask("agent_console", static_folder=None)
     app.config.update(
@@ -51,9 +43,12 @@ def create_app(runtime: Runtime | None = None, test_config: dict | None = None) 
     if test_config:
         app.config.update(test_config)
     app.extensions["siaga112"] = runtime
+    app.extensions["siaga112.health_checks"] = dict(health_checks or {})
     csrf.init_app(app)
 
-    for blueprint in _blueprints():
+    from siaga112.health import bp as health
+
+    for blueprint in (health, *blueprints):
         app.register_blueprint(blueprint)
 
     app.before_request(_load_principal)
@@ -177,4 +172,4 @@ def json_body() -> dict:
     return data
 
 
-__all__ = ["create_app", "db", "runtime", "json_body", "machine_endpoint", "csrf", "jsonify"]
+__all__ = ["make_app", "db", "runtime", "json_body", "machine_endpoint", "csrf", "jsonify"]

@@ -119,7 +119,7 @@ def session(database):
 
 @pytest.fixture
 def app(runtime):
-    from siaga112.web import create_app
+    from center.web import create_app
 
     return create_app(runtime, {"TESTING": True})
 
@@ -132,7 +132,7 @@ def client(app):
 @pytest.fixture
 def cli_runner(runtime):
     """Runs `siaga112 ...` against this test's runtime (its database and folders)."""
-    from siaga112 import cli as cli_module
+    from center import cli as cli_module
 
     class Runner(CliRunner):
         def invoke(self, *args, **kwargs):

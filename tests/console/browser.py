@@ -34,7 +34,7 @@ class LiveServer:
     """The web app of a runtime on a loopback port chosen by the OS, in a thread."""
 
     def __init__(self, runtime, test_config: dict | None = None) -> None:
-        from siaga112.web import create_app
+        from center.web import create_app
 
         self.runtime = runtime
         self.app = create_app(runtime, {"TESTING": True, **(test_config or {})})

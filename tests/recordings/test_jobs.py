@@ -16,7 +16,7 @@ from recordings.vosk_engine import Transcript, Word
 from siaga112.db import Database, utcnow
 from siaga112.models import TranscriptionJob
 from siaga112.runtime import Runtime
-from siaga112.scheduler import SchedulerService
+from center.scheduler import scheduler_service
 from tests.recordings.factories import add_call, add_recording, recording, wait_until
 from tests.recordings.speech_samples import TRAFFIC
 
@@ -194,7 +194,7 @@ def test_bad_file_in_the_queue_fails_with_a_reason(database, runtime, settings, 
 
 def test_the_scheduler_service_runs_the_queue_on_its_own_thread(database, runtime, settings):
     [recording_id] = queue(database, settings)
-    service = SchedulerService(runtime)
+    service = scheduler_service(runtime)
     service.start()
     try:
         assert wait_until(lambda: recording(database, recording_id).transcript_status != "pending",

@@ -177,7 +177,7 @@ def test_calls_whose_end_was_missed_are_registered_by_the_sweep(database, runtim
 
 def test_serve_builds_the_agi_service_with_recordings_plugged_into_its_hooks(runtime):
     from recordings.statement import LiveStatements
-    from siaga112.serve import SERVICE_FACTORIES
+    from center.serve import SERVICE_FACTORIES
 
     service = SERVICE_FACTORIES["agi"](runtime)
 

@@ -120,7 +120,7 @@ def test_retention_command_removes_with_a_shorter_period(cli_runner, database, e
 
 
 def test_retention_and_transcription_are_scheduled_jobs():
-    from siaga112.scheduler import _jobs
+    from center.scheduler import jobs as _jobs
 
     jobs = {name: trigger for name, _function, trigger in _jobs()}
     assert jobs["recordings-retention"] == {"hours": 1}

@@ -128,7 +128,7 @@ def test_without_a_model_the_statement_is_marked_unavailable_and_nothing_breaks(
 @pytest.mark.speech
 def test_call_through_the_ivr_gets_its_statement_transcribed_registered_and_the_full_call_queued(
         speech_runtime, database, say):
-    from siaga112.serve import SERVICE_FACTORIES
+    from center.serve import SERVICE_FACTORIES
     from tests.ivr.conftest import peer
 
     service = SERVICE_FACTORIES["agi"](speech_runtime)

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from siaga112.runtime import Runtime
-from siaga112.web import create_app
+from center.web import create_app
 
 
 def health(settings, database, **changes) -> dict:

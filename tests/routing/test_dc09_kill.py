@@ -25,7 +25,7 @@ def start_serve(tmp_path, database) -> tuple[subprocess.Popen, int, threading.Th
     """`siaga112 serve --only alarms` in its own process: (process, port, thread draining its log)."""
     env = {**os.environ, "SIAGA112_DATA_DIR": str(tmp_path), "SIAGA112_DATABASE_URL": database.url,
            "SIAGA112_SIA_PORT": "0", "SIAGA112_SECRET_KEY": "test", "PYTHONWARNINGS": "ignore"}
-    process = subprocess.Popen([sys.executable, "-m", "siaga112.cli", "serve", "--only", "alarms"], env=env,
+    process = subprocess.Popen([sys.executable, "-m", "center.cli", "serve", "--only", "alarms"], env=env,
                                stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     for line in process.stderr:
         match = LISTENING.search(line)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from siaga112.scheduler import _jobs
+from center.scheduler import jobs as _jobs
 
 
 def test_the_scheduler_runs_the_stale_unit_and_sms_retry_jobs():

@@ -1,0 +1,27 @@
+"""The centre's periodic jobs, in one explicit table, for the frame's scheduler service."""
+
+from __future__ import annotations
+
+from siaga112.runtime import Runtime
+from siaga112.scheduler import Job, SchedulerService
+
+
+def jobs() -> list[Job]:
+    """Every periodic job: (name, function(runtime), trigger arguments)."""
+    from recordings.jobs import POLL_SECONDS, run_due
+    from recordings.retention import run_retention
+    from routing.alarms.supervision import check_panels
+    from routing.notify import retry_due
+    from routing.units import mark_stale_units
+
+    return [
+        ("units-stale", mark_stale_units, {"seconds": 30}),
+        ("sms-retry", retry_due, {"seconds": 15}),
+        ("panel-supervision", check_panels, {"seconds": 15}),
+        ("recordings-retention", run_retention, {"hours": 1}),
+        ("transcription", run_due, {"seconds": POLL_SECONDS}),
+    ]
+
+
+def scheduler_service(runtime: Runtime) -> SchedulerService:
+    return SchedulerService(runtime, jobs())

@@ -1,0 +1,32 @@
+"""The centre's web app: the frame's factory with every blueprint and health check, in one table."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from siaga112.runtime import Runtime
+from siaga112.web import make_app
+
+
+def blueprints() -> list:
+    """Every blueprint of the console and the API, in one explicit table."""
+    from agent_console.events_api import bp as events_api
+    from agent_console.supervisor import bp as supervisor
+    from agent_console.views import bp as console
+    from ivr.api import bp as calls_api
+    from recordings.api import bp as recordings_api
+    from routing.api import blueprints as routing_blueprints
+
+    return [calls_api, recordings_api, events_api, *routing_blueprints, console, supervisor]
+
+
+def health_checks() -> dict:
+    """Health of optional parts on /healthz: name -> function(runtime) -> dict."""
+    from recordings.health import transcription_health
+
+    return {"transcription": transcription_health}
+
+
+def create_app(runtime: Runtime | None = None, test_config: dict | None = None) -> Flask:
+    """The console and API of the whole centre around a runtime (settings, database, clients)."""
+    return make_app(runtime, test_config, blueprints=blueprints(), health_checks=health_checks())
