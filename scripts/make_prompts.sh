@@ -36,6 +36,12 @@ say id silent_check     "Jika Anda tidak bisa berbicara, tekan lima dua kali."
 say id silent_confirmed "Kami tahu Anda tidak bisa berbicara. Tetap di saluran, bantuan sedang disambungkan."
 say id prank_warning    "Menyalahgunakan satu satu dua adalah pelanggaran hukum. Panggilan Anda tetap disambungkan."
 say id connecting       "Mohon tunggu, Anda sedang disambungkan ke petugas."
+# Queue first (extensions.conf, queues.conf, musiconhold.conf): the one greeting, at most 3 s,
+# heard while a free call-taker's phone already rings; the statement request and the silent
+# check, heard only by a caller who waits; the short answer to 55.
+say id greeting         "Layanan darurat satu satu dua."
+say id statement_request "Semua petugas sedang sibuk. Sebutkan apa yang terjadi dan di mana."
+say id silent_noted     "Baik. Tetap di saluran."
 
 # English.
 say en welcome          "You are connected to the one one two emergency service."
@@ -45,5 +51,21 @@ say en silent_check     "If you cannot speak, press 5 twice."
 say en silent_confirmed "We know you cannot speak. Stay on the line, help is being connected."
 say en prank_warning    "Misuse of one one two is an offence. Your call is still being connected."
 say en connecting       "Please hold, connecting you to an operator."
+say en greeting         "One one two emergency."
+say en statement_request "All operators are busy. Say what happened and where."
+say en silent_noted     "Understood. Stay on the line."
+
+# The quiet hold a waiting caller hears between the requests (musiconhold.conf, class
+# siaga112-hold): the greeting once, then this silence, looped, so the caller's own voice is
+# never covered by music and their statement records clean.
+hold=$out/hold-id
+mkdir -p "$hold"
+cp "$out/id/greeting.wav" "$hold/1-greeting.wav"
+sox -D -n -r 8000 -c 1 -b 16 -e signed-integer "$hold/2-quiet.wav" trim 0 10
+# After 55: the short answer once, then the same quiet (class siaga112-silent).
+silent=$out/hold-silent-id
+mkdir -p "$silent"
+cp "$out/id/silent_noted.wav" "$silent/1-noted.wav"
+cp "$hold/2-quiet.wav" "$silent/2-quiet.wav"
 
 echo "prompts written to $out"

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from ivr import channel_vars as var
 from ivr.audio import is_silent, wav_rms
-from ivr.calls import FinishIvr, IvrOutcome, NewCall, OpenCall, OpenedCall
+from ivr.calls import FinishIvr, IvrOutcome, NewCall, OpenCall, OpenedCall, epoch_time
 from ivr.context import StepContext
 from ivr.identity import caller_name, caller_number, clean_text
 from ivr.location import (
@@ -111,6 +111,8 @@ class IvrEntry:
             caller_raw=clean_text(raw, 64),
             caller_name=caller_name(env.get("agi_calleridname")),
             ivr_step="identify",
+            # The menu is measured as the queue is: from Asterisk's answer of the call.
+            answered_at=epoch_time(await self.agi.get_variable(var.SIAGA_ANSWERED_AT)),
         )
 
     async def answer(self) -> None:
