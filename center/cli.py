@@ -12,7 +12,7 @@ from siaga112.cli import CliContext, cli, import_group, pass_context, seed
 
 
 @cli.command()
-@click.option("--only", default="", help="Comma-separated services to run: agi,web,alarms,scheduler.")
+@click.option("--only", default="", help="Comma-separated services to run: agi,ami,web,alarms,scheduler.")
 @pass_context
 def serve(obj: CliContext, only: str) -> None:
     """Run the services (default: all of them, in this process, on loopback)."""

@@ -359,19 +359,26 @@ def interface_variants(interface: str) -> list[str]:
     return list(dict.fromkeys([raw, base, base + "/n"]))
 
 
-def answer_call(session: Session, call_id: int, interface: str | None) -> str | None:
-    """Mark the call answered by the console user whose phone interface took it; return that username."""
-    now = utcnow()
+def answer_call(session: Session, call_id: int, interface: str | None, *, now=None) -> str | None:
+    """Mark the call answered by the console user whose phone interface took it; return that username.
+
+    `now` is when the call-taker answered (an AMI event's time stamp), now by default. Told twice
+    of the same answer (a listener that reconnected), it changes nothing the second time.
+    """
+    now = now or utcnow()
     agent = None
     if interface:
         agent = session.execute(select(User.id, User.username).where(
             User.phone_interface.in_(interface_variants(interface)))).first()
         if agent is None:
             log.warning("call %s answered on %r, which is no console user's phone interface", call_id, interface)
-    current = session.execute(select(CALLS.c.state, CALLS.c.caller, CALLS.c.caller_name, CALLS.c.priority)
+    current = session.execute(select(CALLS.c.state, CALLS.c.caller, CALLS.c.caller_name, CALLS.c.priority,
+                                     CALLS.c.answered_at, CALLS.c.agent_interface)
                               .where(CALLS.c.id == call_id)).first()
     if current is None:
         return None
+    if current.answered_at is not None and current.agent_interface == ((interface or "")[:200] or None):
+        return agent.username if agent is not None else None
     values = {"agent_interface": (interface or "")[:200] or None}
     if current.state in ("ivr", "queued", "abandoned"):
         # An "abandoned" seen here was a hang-up the IVR misread: the agent has the caller now.
@@ -388,8 +395,10 @@ def answer_call(session: Session, call_id: int, interface: str | None) -> str | 
     return agent.username if agent else None
 
 
-def end_call(session: Session, call_id: int) -> str | None:
-    """Close the call: `completed` if a call-taker answered it, else `abandoned`. Safe to run twice."""
+def end_call(session: Session, call_id: int, *, now=None) -> str | None:
+    """Close the call: `completed` if a call-taker answered it, else `abandoned`. Safe to run twice.
+
+    `now` is when it ended (an AMI Hangup's time stamp), now by default."""
     current = session.execute(select(CALLS.c.state, CALLS.c.answered_at, CALLS.c.ended_at)
                               .where(CALLS.c.id == call_id)).first()
     if current is None:
@@ -397,7 +406,7 @@ def end_call(session: Session, call_id: int) -> str | None:
     if current.state in FINAL_STATES and current.ended_at is not None:
         return current.state  # already closed (by the IVR seeing the hang-up, or an earlier run)
     state = "completed" if current.answered_at is not None else "abandoned"
-    now = utcnow()
+    now = now or utcnow()
     session.execute(update(CALLS).where(CALLS.c.id == call_id).values(
         state=state, ended_at=current.ended_at or now))
     events.publish(session, "call.ended", {"id": call_id, "state": state, "ended_at": iso(current.ended_at or now)})
