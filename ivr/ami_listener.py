@@ -135,7 +135,7 @@ class CallEvents:
         call_id, priority = self._ensure(message, answered_at=answered, recordings=recordings)
         call = self._follow(call_id, uniqueid, channel, recordings.get("statement"))
         # Agreed when the caller joins (next event): an action now could arrive before the join.
-        call.priority, call.asterisk_priority = priority, _int(message.get("Priority"))
+        call.priority, call.asterisk_priority = priority, _int(message.get("QueuePrio"))
 
     def on_queue_caller_join(self, message: Message) -> None:
         if message.get("Queue") != self.queue:
@@ -189,7 +189,7 @@ class CallEvents:
         with self.runtime.database.session() as session:
             priority = _press(session, call.call_id, keys)
         # The dialplan queues the caller again at once; the priority is agreed on that join.
-        call.priority, call.asterisk_priority = priority, _int(message.get("Priority"))
+        call.priority, call.asterisk_priority = priority, _int(message.get("QueuePrio"))
 
     _handlers = {
         "user:siagacall": on_siaga_call,
@@ -355,7 +355,9 @@ class ListenerGone(Exception):
 class EventConnection:
     """One logged-in manager connection that reads events; a blocking socket read by one thread."""
 
-    def __init__(self, host: str, port: int, username: str, secret: str, *, timeout: float = 5.0) -> None:
+    def __init__(self, host: str, port: int, username: str, secret: str, *, timeout: float = 5.0,
+                 stop: threading.Event | None = None) -> None:
+        self.stop = stop or threading.Event()
         try:
             self.sock = socket.create_connection((host, port), timeout=timeout)
         except OSError as error:
@@ -365,11 +367,15 @@ class EventConnection:
         self._buffer = b""
         self._lock = threading.Lock()
         self.heard_at = time.monotonic()
-        self._banner(timeout)
-        reply = self.request([("Action", "Login"), ("Username", username), ("Secret", secret),
-                              ("Events", EVENT_CLASSES)], timeout=timeout)
-        if reply.get("Response") != "Success":
-            raise ListenerGone(f"login as {username!r} refused: {reply.get('Message')}")
+        try:
+            self._banner(timeout)
+            reply = self.request([("Action", "Login"), ("Username", username), ("Secret", secret),
+                                  ("Events", EVENT_CLASSES)], timeout=timeout)
+            if reply.get("Response") != "Success":
+                raise ListenerGone(f"login as {username!r} refused: {reply.get('Message')}")
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         try:
@@ -417,7 +423,7 @@ class EventConnection:
         deadline = time.monotonic() + timeout
         reply: Message | None = None
         items: list[Message] = []
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self.stop.is_set():
             message = self.read()
             if message is None:
                 continue
@@ -438,7 +444,7 @@ class EventConnection:
     def _banner(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while b"\n" not in self._buffer:
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or self.stop.is_set():
                 raise ListenerGone("no manager banner")
             try:
                 chunk = self.sock.recv(4096)
@@ -546,7 +552,7 @@ class AmiListenerService:
     def _listen(self) -> None:
         settings = self.runtime.settings
         connection = EventConnection(settings.ami_host, settings.ami_port, settings.ami_username,
-                                     settings.ami_secret, timeout=settings.ami_timeout_seconds)
+                                     settings.ami_secret, timeout=settings.ami_timeout_seconds, stop=self._stop)
         self._connection = connection
         self.state.connects += 1
         self._sync(connection)
