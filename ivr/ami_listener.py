@@ -201,20 +201,27 @@ class CallEvents:
 
     # --- after a reconnect -----------------------------------------------------------------
 
-    def sync(self, waiting: Sequence[Message], channels: Sequence[Message]) -> None:
+    def sync(self, waiting: Sequence[Message], channels: Sequence[Message],
+             variables: dict[str, dict[str, str]] | None = None) -> None:
         """Complete the records from what Asterisk has now (QueueStatus entries, CoreShowChannels).
 
         A caller waiting in queue 112 is on record as queued with Asterisk's priority agreed; a
         caller bridged to a call-taker is answered by that call-taker; a call on record as live
-        whose channel Asterisk no longer has ended while Siaga112 was away.
+        whose channel Asterisk no longer has ended while Siaga112 was away. `variables` holds a
+        live caller's SIAGA_RECORDING and SIAGA_ANSWERED_AT by uniqueid: the record gets its answer
+        time, and live transcription of their side picks up where it is.
         """
+        variables = variables or {}
+        recordings = {u: v.get("SIAGA_RECORDING") for u, v in variables.items()}
         up = {_uniqueid(c): c for c in channels}
         for entry in waiting:
             if entry.get("Queue") not in (None, self.queue):
                 continue
             uniqueid = _uniqueid(entry)
-            call_id, priority = self._ensure(entry)
-            call = self._follow(call_id, uniqueid, clean_text(entry.get("Channel"), 200) or "", None)
+            paths = recording_paths(recordings.get(uniqueid))
+            answered = epoch_time(variables.get(uniqueid, {}).get("SIAGA_ANSWERED_AT"))
+            call_id, priority = self._ensure(entry, recordings=paths, answered_at=answered)
+            call = self._follow(call_id, uniqueid, clean_text(entry.get("Channel"), 200) or "", paths.get("statement"))
             self._agree(call, priority, _int(entry.get("Priority")))
         bridges: dict[str, list[Message]] = {}
         for channel in channels:
@@ -233,7 +240,8 @@ class CallEvents:
                 self.live.pop(row.uniqueid, None)
                 self.hooks.call_ended(row.id)
                 continue
-            self._follow(row.id, row.uniqueid, channel.get("Channel") or "", None)
+            self._follow(row.id, row.uniqueid, channel.get("Channel") or "",
+                         recording_paths(recordings.get(row.uniqueid)).get("statement"))
             others = [c for c in bridges.get(channel.get("BridgeId") or "", []) if _uniqueid(c) != row.uniqueid]
             if row.answered_at is None and others:
                 interface = member_interface(others[0].get("Channel") or "")
@@ -577,7 +585,16 @@ class AmiListenerService:
         waiting = connection.request([("Action", "QueueStatus"), ("Queue", QUEUE)], list_end="QueueStatusComplete")
         channels = connection.request([("Action", "CoreShowChannels")], list_end="CoreShowChannelsComplete")
         entries = [m for m in waiting if m.get("Event") == "QueueEntry"]
-        self.events.sync(entries, [m for m in channels if m.get("Event") == "CoreShowChannel"])
+        shown = [m for m in channels if m.get("Event") == "CoreShowChannel"]
+        variables: dict[str, dict[str, str]] = {}
+        for channel in shown:
+            if channel.get("Context") in ("emergency", "siaga112-waiting") or channel.get("Application") == "Queue":
+                for name in ("SIAGA_RECORDING", "SIAGA_ANSWERED_AT"):
+                    reply = connection.request([("Action", "Getvar"), ("Channel", channel.get("Channel") or ""),
+                                                ("Variable", name)])
+                    if reply.get("Response") == "Success" and reply.get("Value"):
+                        variables.setdefault(_uniqueid(channel), {})[name] = reply.get("Value")
+        self.events.sync(entries, shown, variables)
         self.state.syncs += 1
         backlog, connection.backlog = connection.backlog, []
         for message in backlog:

@@ -240,6 +240,8 @@ def test_after_a_gap_the_listener_completes_records_from_what_asterisk_has_now(
         [("Channel", "PJSIP/operator-trunk-00000020"), ("Uniqueid", "1795346600.50"), ("Context", "emergency"),
          ("Application", "Queue"), ("BridgeId", ""), ("Duration", "00:00:14")],
     ]
+    ami_peer.variables[("PJSIP/operator-trunk-00000020", "SIAGA_RECORDING")] = "/rec/112-1795346600.50"
+    ami_peer.variables[("PJSIP/operator-trunk-00000020", "SIAGA_ANSWERED_AT")] = f"{T0 + 40:.3f}"
     runtime.settings.ami_port, runtime.settings.ami_username = ami_peer.port, ami_peer.username
     runtime.settings.ami_secret = ami_peer.secret
     service = AmiListenerService(runtime, hooks=IvrHooks(statement_listener=hooks, call_ended_listener=hooks))
@@ -250,7 +252,8 @@ def test_after_a_gap_the_listener_completes_records_from_what_asterisk_has_now(
         assert call_row(database, answered).agent_interface == "PJSIP/1002"
         with database.session() as session:
             waiting = session.scalar(select(Call).where(Call.uniqueid == "1795346600.50"))
-        assert (waiting.state, waiting.caller) == ("queued", "+6282222222222")
+        assert (waiting.state, waiting.caller, waiting.pbx_answered_at) == ("queued", "+6282222222222", at(40))
+        hooks.wait_for(("started", waiting.id, "/rec/112-1795346600.50-caller.wav"))
         [moved] = ami_peer.wait_for_action("QueueChangePriorityCaller")
         assert (moved.get("Caller"), moved.get("Priority")) == ("PJSIP/operator-trunk-00000020", str(waiting.priority))
         hooks.wait_for(("call_ended", gone))

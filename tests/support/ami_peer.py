@@ -68,6 +68,7 @@ class AmiPeer:
     connections: int = 0
     queue_entries: list[list[tuple[str, str]]] = field(default_factory=list)  # QueueEntry headers, no ActionID
     channels: list[list[tuple[str, str]]] = field(default_factory=list)  # CoreShowChannel headers
+    variables: dict[tuple[str, str], str] = field(default_factory=dict)  # (channel, name) -> value, for Getvar
 
     def __post_init__(self) -> None:
         self._condition = threading.Condition()
@@ -238,6 +239,15 @@ class AmiPeer:
                 _send(client, [("Event", "CoreShowChannel"), ("ActionID", action_id), *channel])
             _send(client, [("Event", "CoreShowChannelsComplete"), ("ActionID", action_id), ("EventList", "Complete"),
                            ("ListItems", str(len(self.channels)))])
+            return True
+        if name.lower() == "getvar":
+            value = self.variables.get((action.get("Channel") or "", action.get("Variable") or ""))
+            if value is None:
+                _send(client, [("Response", "Success"), ("ActionID", action_id), ("Variable", action.get("Variable")),
+                               ("Value", "")])
+            else:
+                _send(client, [("Response", "Success"), ("ActionID", action_id), ("Variable", action.get("Variable")),
+                               ("Value", value)])
             return True
         if name.lower() == "queuechangeprioritycaller":
             _send(client, [("Response", "Success"), ("ActionID", action_id),
