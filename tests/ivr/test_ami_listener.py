@@ -308,3 +308,22 @@ def test_a_keyword_boost_moves_a_waiting_caller_in_asterisks_queue_too(runtime, 
 ])
 def test_a_member_channel_names_its_interface(channel, interface):
     assert member_interface(channel) == interface
+
+
+def test_a_caller_asterisk_no_longer_holds_is_not_moved_and_nothing_breaks(runtime, caplog):
+    from siaga112.ami import AmiClient
+    from ivr.queue_order import move_caller
+
+    class Refusing(AmiPeer):
+        def _answer(self, client, action, state):
+            if action.name.lower() == "queuechangeprioritycaller":
+                from tests.support.ami_peer import _send
+                _send(client, [("Response", "Error"), ("ActionID", action.get("ActionID")),
+                               ("Message", "Unable to change priority caller on queue: No such caller")])
+                return True
+            return super()._answer(client, action, state)
+
+    with Refusing() as peer:
+        client = AmiClient("127.0.0.1", peer.port, peer.username, peer.secret, timeout=2)
+        assert move_caller(client, CHANNEL, 9) is False
+    assert "No such caller" in caplog.text

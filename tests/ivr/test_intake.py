@@ -85,3 +85,9 @@ def test_an_answer_time_that_is_no_clock_is_ignored(place_call, database):
     record = place_call(intake_channel(**{var.SIAGA_ANSWERED_AT: "tomorrow"}), Caller())
     call = call_row(database, record.value(var.SIAGA_CALL_ID))
     assert call.pbx_answered_at is None and call.started_at is not None
+
+
+def test_the_ivr_menu_is_timed_from_asterisks_answer_too(place_call, database):
+    record = place_call(Channel(caller_id=CALLER, variables={var.SIAGA_ANSWERED_AT: ANSWERED}), Caller())
+    call = call_row(database, record.value(var.SIAGA_CALL_ID))
+    assert call.ivr_step != "intake" and call.pbx_answered_at == datetime.fromtimestamp(1795346546.125, tz=timezone.utc)
