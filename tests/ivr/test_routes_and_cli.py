@@ -49,9 +49,10 @@ def test_every_hold_class_plays_shipped_files_greeting_first_and_quiet_last():
     text = MUSICONHOLD.read_text()
     folders = re.findall(r"^directory\s*=\s*sounds/(\S+)", text, re.M)
     assert folders == ["siaga112/hold-id", "siaga112/hold-silent-id"]
-    for folder in folders:
-        files = sorted(p.name for p in (SOUNDS / folder).glob("*.wav"))
-        assert len(files) == 2 and files[-1].endswith("quiet.wav"), files
+    hold = sorted(p.name for p in (SOUNDS / folders[0]).glob("*.wav"))
+    assert hold == ["1-greeting.wav", "2-quiet.wav", "3-waiting.wav"]
+    assert sorted(p.name for p in (SOUNDS / folders[1]).glob("*.wav")) == ["1-noted.wav", "2-quiet.wav"]
+    assert "periodic-announce =" not in QUEUES.read_text()  # an announcement would hold up ringing
     import wave
     with wave.open(str(SOUNDS / "siaga112/hold-id/1-greeting.wav")) as greeting:
         assert greeting.getnframes() / greeting.getframerate() <= 3.0
