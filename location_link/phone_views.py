@@ -187,9 +187,12 @@ def photo(token: str):
     """One photo (multipart `photo`, and `exif`: the EXIF block the page cut from the original)."""
     _require_script_header()
     settings = runtime().settings
-    request.max_content_length = settings.location_link_photo_max_bytes + EXIF_FIELD_MAX + 4096
+    limit = settings.location_link_photo_max_bytes + EXIF_FIELD_MAX + 4096
+    request.max_content_length = limit
     link = _open(token)
     lang = link.language
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "too_large", word("too_large", lang))  # refused before a byte is parsed
     if link.photos >= settings.location_link_photos_max:
         raise ApiError(429, "too_many_photos", word("too_many_photos", lang))
     upload = request.files.get("photo")
