@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from siaga112 import audit
 from siaga112.db import iso, utcnow
 from siaga112.errors import ApiError
+from siaga112.i18n import LANGUAGES, translate
 from siaga112.models import Alarm, Call, LinkMedia, LocationLink, Reporter
 
 log = logging.getLogger(__name__)
@@ -30,12 +31,6 @@ TOKEN_BYTES = 24
 PATH_PREFIX = "/l/"
 DEVICE_COOKIE = "s112_link"
 
-SMS_TEXT = {
-    "id": "112: Petugas meminta lokasi Anda. Buka tautan ini untuk membagikannya: {url} "
-          "(berlaku {minutes} menit)",
-    "en": "112: The call-taker asks where you are. Open this link to share it: {url} "
-          "(valid {minutes} min)",
-}
 
 
 def hash_secret(value: str) -> str:
@@ -68,7 +63,7 @@ def make_link(session: Session, settings, *, call: Call | None = None, alarm: Al
     now = utcnow()
     link = LocationLink(
         token_hash=hash_secret(token), call_id=call.id if call else None, alarm_id=alarm.id if alarm else None,
-        via=via, to_number=to_number, language=language if language in SMS_TEXT else "id",
+        via=via, to_number=to_number, language=language if language in LANGUAGES else LANGUAGES[0],
         created_by=actor[:120], created_at=now, expires_at=now + timedelta(minutes=settings.location_link_minutes),
         send_state="queued" if via != "reply" else "sent", positions=0, photos=0, budget_minute=0, budget_used=0)
     session.add(link)
@@ -92,7 +87,7 @@ def send(runtime, link: LocationLink, url: str) -> bool:
 
     settings = runtime.settings
     minutes = settings.location_link_minutes
-    body = SMS_TEXT[link.language].format(url=url, minutes=minutes)
+    body = translate("ll.sms", link.language, url=url, minutes=minutes)
     to, sender = link.to_number, settings.twilio_from_number
     if link.via == "whatsapp":
         to, sender = f"whatsapp:{link.to_number}", f"whatsapp:{settings.location_link_whatsapp_from}"

@@ -118,8 +118,9 @@ def _page_headers(response):
 
 def _require_script_header() -> None:
     # The phone's writes are `machine_endpoint`s (no console session, so no CSRF token): their
-    # credentials are the token in the path and the link's cookie. A cross-site form cannot set a custom header, and a cross-site fetch that does is stopped by
-    # the browser's preflight: with the SameSite cookie this keeps other sites from posting here.
+    # credentials are the token in the path and the link's cookie. A cross-site form cannot set
+    # a custom header, and a cross-site fetch that does is stopped by the browser's preflight:
+    # with the SameSite cookie this keeps other sites from posting here.
     if request.headers.get("X-Siaga-Link") != "1":
         raise ApiError(400, "missing_header", "Requests to a location link come from its page.")
 
@@ -161,7 +162,8 @@ def start(token: str):
     secret = links.bind(db(), link, request.cookies.get(links.DEVICE_COOKIE))
     links.spend(db(), link, runtime().settings.location_link_requests_per_minute)
     db().commit()
-    response = jsonify(started=True, expires_at=iso(link.expires_at), ice_servers=signals.ice_servers(runtime().settings))
+    response = jsonify(started=True, expires_at=iso(link.expires_at),
+                       ice_servers=signals.ice_servers(runtime().settings))
     if secret is not None:
         remaining = max(60, int((link.expires_at - link.bound_at).total_seconds()))
         response.set_cookie(links.DEVICE_COOKIE, secret, max_age=remaining, path=f"{links.PATH_PREFIX}{token}",

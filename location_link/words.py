@@ -1,69 +1,58 @@
-"""The caller's page in Bahasa Indonesia (the default) and English: key -> (Indonesian, English).
+"""The caller's page in Bahasa Indonesia (the default) and English by choice.
 
-The page is not part of the console (no sign-in, its own tiny script), so it keeps its own
-words here; the console's words for the link panel are in `location_link.messages`.
+The words are in the centre's catalogue under `ll.phone.*`; the page is not a console page (no
+sign-in, no session language), so the language is the page's own: `?lang=`, else the link's.
 """
 
 from __future__ import annotations
 
-LANGUAGES = ("id", "en")
+from siaga112.i18n import LANGUAGES, N_, translate
 
-WORDS: dict[str, tuple[str, str]] = {
-    "title": ("Bagikan lokasi ke 112", "Share your location with 112"),
-    "intro": ("Petugas 112 yang sedang menangani panggilan Anda meminta lokasi Anda.",
-              "The 112 call-taker handling your call is asking where you are."),
-    "consent": ("Jika Anda setuju, ponsel ini mengirim lokasinya selama halaman ini terbuka. Anda juga bisa "
-                "mengirim foto, dan video langsung bila petugas memintanya. Semua hanya untuk keadaan darurat "
-                "ini.",
-                "If you agree, this phone sends its location while this page is open. You can also send photos, "
-                "and live video if the call-taker asks. Everything is for this emergency only."),
-    "agree": ("Setuju, bagikan lokasi saya", "I agree, share my location"),
-    "language": ("English", "Bahasa Indonesia"),
-    "sharing": ("Lokasi Anda sedang dibagikan. Biarkan halaman ini terbuka.",
-                "Your location is being shared. Keep this page open."),
-    "waiting_fix": ("Mencari lokasi…", "Finding your location…"),
-    "sent_fix": ("Lokasi terkirim", "Location sent"),
-    "accuracy": ("akurasi", "accuracy"),
-    "geo_denied": ("Izin lokasi ditolak. Izinkan lokasi untuk situs ini di pengaturan peramban, lalu muat ulang.",
-                   "Location permission was refused. Allow location for this site in the browser settings, "
-                   "then reload."),
-    "geo_unavailable": ("Lokasi tidak tersedia. Nyalakan GPS/lokasi ponsel Anda.",
-                        "No location available. Turn on your phone's GPS/location."),
-    "photos": ("Foto", "Photos"),
-    "take_photo": ("Ambil foto", "Take a photo"),
-    "pick_photo": ("Pilih dari galeri", "Pick from gallery"),
-    "photo_sending": ("Mengirim foto…", "Sending photo…"),
-    "photo_sent": ("Foto terkirim", "Photo sent"),
-    "photo_failed": ("Foto gagal dikirim", "The photo could not be sent"),
-    "video_asked": ("Petugas meminta video langsung dari kamera Anda.",
-                    "The call-taker asks for live video from your camera."),
-    "video_start": ("Mulai video", "Start video"),
-    "video_decline": ("Tidak", "No"),
-    "video_live": ("Video langsung sedang dikirim ke petugas.", "Live video is being sent to the call-taker."),
-    "video_stop": ("Hentikan video", "Stop video"),
-    "video_ended": ("Video dihentikan.", "Video stopped."),
-    "video_failed": ("Kamera tidak bisa dipakai.", "The camera could not be used."),
-    "ended": ("Tautan ini sudah berakhir. Terima kasih.", "This link has ended. Thank you."),
-    "network": ("Jaringan lemah, mencoba lagi…", "Weak network, trying again…"),
-    # why a link does not open
-    "unknown": ("Tautan ini tidak berlaku. Jika Anda dalam keadaan darurat, telepon 112.",
-                "This link is not valid. If you are in an emergency, call 112."),
-    "expired": ("Tautan ini sudah kedaluwarsa. Jika Anda masih butuh bantuan, telepon 112.",
-                "This link has expired. If you still need help, call 112."),
-    "taken": ("Tautan ini sudah dibuka di ponsel lain. Jika Anda butuh bantuan, telepon 112.",
-              "This link was opened on another phone. If you need help, call 112."),
-    "not_started": ("Tekan tombol setuju terlebih dulu.", "Press the agree button first."),
-    "slow_down": ("Terlalu banyak permintaan; tunggu sebentar.", "Too many requests; wait a moment."),
-    "too_large": ("Foto terlalu besar.", "The photo is too large."),
-    "not_image": ("Berkas ini bukan foto.", "This file is not a photo."),
-    "too_many_photos": ("Batas jumlah foto sudah tercapai.", "The limit of photos has been reached."),
-}
+__all__ = ["LANGUAGES", "words", "word"]
+
+KEYS = (
+    N_("ll.phone.title"),
+    N_("ll.phone.intro"),
+    N_("ll.phone.consent"),
+    N_("ll.phone.agree"),
+    N_("ll.phone.language"),
+    N_("ll.phone.sharing"),
+    N_("ll.phone.waiting_fix"),
+    N_("ll.phone.sent_fix"),
+    N_("ll.phone.accuracy"),
+    N_("ll.phone.geo_denied"),
+    N_("ll.phone.geo_unavailable"),
+    N_("ll.phone.photos"),
+    N_("ll.phone.take_photo"),
+    N_("ll.phone.pick_photo"),
+    N_("ll.phone.photo_sending"),
+    N_("ll.phone.photo_sent"),
+    N_("ll.phone.photo_failed"),
+    N_("ll.phone.video_asked"),
+    N_("ll.phone.video_start"),
+    N_("ll.phone.video_decline"),
+    N_("ll.phone.video_live"),
+    N_("ll.phone.video_stop"),
+    N_("ll.phone.video_ended"),
+    N_("ll.phone.video_failed"),
+    N_("ll.phone.ended"),
+    N_("ll.phone.network"),
+    N_("ll.phone.unknown"),
+    N_("ll.phone.expired"),
+    N_("ll.phone.taken"),
+    N_("ll.phone.not_started"),
+    N_("ll.phone.slow_down"),
+    N_("ll.phone.too_large"),
+    N_("ll.phone.not_image"),
+    N_("ll.phone.too_many_photos"),
+)
 
 
 def words(lang: str) -> dict[str, str]:
-    index = LANGUAGES.index(lang if lang in LANGUAGES else "id")
-    return {key: pair[index] for key, pair in WORDS.items()}
+    """Every word of the page in one language, by its short name (`title`, `agree`, ...)."""
+    lang = lang if lang in LANGUAGES else LANGUAGES[0]
+    return {key.removeprefix("ll.phone."): translate(key, lang) for key in KEYS}
 
 
 def word(key: str, lang: str) -> str:
-    return words(lang).get(key, key)
+    return translate(f"ll.phone.{key}", lang if lang in LANGUAGES else LANGUAGES[0])

@@ -15,11 +15,6 @@ log = logging.getLogger(__name__)
 
 OFFER_CLIENT = "alarm_location_offer"
 
-LINK_SENTENCE = {
-    "id": " Bagikan lokasi Anda lewat tautan ini: {url}",
-    "en": " Share your location through this link: {url}",
-}
-
 
 class LocationOffer(Protocol):
     def link_for_reply(self, session, alarm) -> str | None:
@@ -49,8 +44,10 @@ def reply_sentence(runtime, session, alarm) -> str:
         return ""
     if not url:
         return ""
-    language = runtime.settings.language if runtime.settings.language in LINK_SENTENCE else "id"
-    return LINK_SENTENCE[language].format(url=url)
+    from siaga112.i18n import LANGUAGES, translate
+
+    language = runtime.settings.language if runtime.settings.language in LANGUAGES else LANGUAGES[0]
+    return translate("sms.location_link", language, url=url)
 
 
 def offer_for_unlocated(runtime, alarm) -> None:

@@ -30,7 +30,8 @@ def phone_post(client, token: str, path: str, **kwargs):
     return client.post(f"/l/{token}{path}", headers=headers, **kwargs)
 
 
-def jpeg(size=(640, 480), color=(200, 30, 30), gps: tuple[float, float] | None = None, extra_exif: bool = True) -> bytes:
+def jpeg(size=(640, 480), color=(200, 30, 30), gps: tuple[float, float] | None = None,
+         extra_exif: bool = True) -> bytes:
     """A JPEG made by Pillow, with an EXIF GPS block (and a camera owner) when asked."""
     from PIL import Image
 

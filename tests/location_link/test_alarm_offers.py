@@ -73,7 +73,8 @@ def test_an_sos_without_a_position_is_texted_a_link(client, database, link_setti
 
 
 def test_an_sos_with_a_position_is_texted_nothing(client, database, link_settings, make_token, twilio_recorder):
-    response = client.post("/api/v1/sos", json={"reporter": {"phone": SENDER}, "location": {"lat": -7.97, "lon": 112.63}},
+    response = client.post("/api/v1/sos",
+                           json={"reporter": {"phone": SENDER}, "location": {"lat": -7.97, "lon": 112.63}},
                            headers=make_token("alarms:write"))
     assert response.status_code == 201
     with database.session() as session:

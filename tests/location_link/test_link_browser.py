@@ -110,12 +110,12 @@ def test_the_callers_position_photo_and_live_video_reach_the_call_view(console, 
         caller.click("#agree")
     shared.value  # noqa: B018  (the phone has sent its position: the clock starts)
     started = time.monotonic()
-    expect(desk.locator("#fixes tbody tr", has_text="link")).to_be_visible(timeout=int(SHARED_WITHIN_S * 1000))
+    expect(desk.locator("#fixes tbody tr", has_text="Tautan lokasi")).to_be_visible(timeout=int(SHARED_WITHIN_S * 1000))
     expect(desk.locator("#call-map path.leaflet-interactive").first).to_be_visible(
         timeout=max(1, int((SHARED_WITHIN_S - (time.monotonic() - started)) * 1000)))
     shown_after = time.monotonic() - started
     assert shown_after < SHARED_WITHIN_S
-    expect(desk.locator("#fixes tbody tr", has_text="link")).to_contain_text("-7.966600, 112.632600")
+    expect(desk.locator("#fixes tbody tr", has_text="Tautan lokasi")).to_contain_text("-7.966600, 112.632600")
     expect(caller.locator("#status")).to_contain_text("Lokasi terkirim")
     expect(desk.locator("#ll-links li[data-state=opened]")).to_be_visible()
 
@@ -123,7 +123,7 @@ def test_the_callers_position_photo_and_live_video_reach_the_call_view(console, 
     expect(caller.locator("#thumbs img")).to_have_count(1)
     photo = desk.locator("#ll-photos img").first
     expect(photo).to_be_visible()
-    desk.wait_for_function("() => { const i = document.querySelector('#ll-photos img'); return i && i.naturalWidth > 0; }")
+    desk.wait_for_function("() => document.querySelector('#ll-photos img').naturalWidth > 0")
 
     desk.click("#ll-video-ask")
     expect(desk.locator("#ll-video-state")).not_to_be_empty()
@@ -133,7 +133,7 @@ def test_the_callers_position_photo_and_live_video_reach_the_call_view(console, 
     desk.wait_for_function("() => document.getElementById('ll-video').videoWidth > 0", timeout=15000)
     first = desk.evaluate("() => document.getElementById('ll-video').currentTime")
     desk.wait_for_function(f"() => document.getElementById('ll-video').currentTime > {first} + 0.5", timeout=10000)
-    size = desk.evaluate("() => [document.getElementById('ll-video').videoWidth, document.getElementById('ll-video').videoHeight]")
+    size = desk.evaluate("() => { const v = document.getElementById('ll-video'); return [v.videoWidth, v.videoHeight]; }")
     assert size[0] > 0 and size[1] > 0
     shot(desk, "location-link-console-live")
     shot(caller, "location-link-phone-live")

@@ -138,7 +138,8 @@ def test_each_position_is_a_link_fix_beside_the_others_and_the_confirmed_one_sta
     call = client.get(f"/api/v1/calls/{call_id}", headers=make_token("calls:read")).get_json()
     assert call["location"]["source"] == "cell"  # confirmed by the call-taker: not swapped
     with database.session() as session:
-        fixes = list(session.scalars(select(LocationFix).where(LocationFix.call_id == call_id).order_by(LocationFix.id)))
+        fixes = list(session.scalars(select(LocationFix).where(LocationFix.call_id == call_id)
+                                     .order_by(LocationFix.id)))
     assert [f.source for f in fixes] == ["cell", "link"]
     assert (fixes[1].lat, fixes[1].lon, fixes[1].accuracy_m) == (-7.9666, 112.6326, 8.5)
     assert fixes[1].observed_at is not None and fixes[1].detail["link_id"]
