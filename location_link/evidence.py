@@ -117,6 +117,26 @@ def finish_video(session: Session, media: LinkMedia, *, duration_s: float | None
         "size_bytes": media.size_bytes, "duration_s": duration_s})
 
 
+STALE_VIDEO = timedelta(minutes=5)
+
+
+def finish_abandoned_videos(session: Session, *, now: datetime | None = None) -> list[int]:
+    """Close videos whose console went away mid-recording: what arrived is kept and checksummed."""
+    now = now or utcnow()
+    done = []
+    for media in session.scalars(select(LinkMedia).where(LinkMedia.kind == "video", LinkMedia.state == "receiving")):
+        path = Path(media.path)
+        last = datetime.fromtimestamp(path.stat().st_mtime, tz=now.tzinfo) if path.is_file() else media.created_at
+        if now - max(last, media.created_at) < STALE_VIDEO:
+            continue
+        if not path.is_file():
+            path.touch()
+        finish_video(session, media, duration_s=None, actor="evidence", actor_id=None)
+        media.detail = {**(media.detail or {}), "ended": "the console stopped sending; kept what arrived"}
+        done.append(media.id)
+    return done
+
+
 def media_json(media: LinkMedia) -> dict:
     viewable = media.state != "removed" and (media.kind == "photo" or media.state == "ok")
     return {
@@ -136,6 +156,7 @@ def media_json(media: LinkMedia) -> dict:
 @dataclass
 class MediaRetention:
     cutoff: datetime
+    dry_run: bool = False
     removed: list[int] = field(default_factory=list)
     kept: dict[int, str] = field(default_factory=dict)
 
@@ -159,11 +180,11 @@ def kept_because(session: Session, media: LinkMedia) -> str | None:
 
 
 def apply_retention(session: Session, *, retention_days: int, now: datetime | None = None,
-                    dry_run: bool = False) -> MediaRetention:
+                    dry_run: bool = False, actor: str = ACTOR) -> MediaRetention:
     """Remove evidence older than retention that nothing needs; audited, committed before files go."""
     now = now or utcnow()
     cutoff = now - timedelta(days=retention_days)
-    report = MediaRetention(cutoff)
+    report = MediaRetention(cutoff, dry_run)
     rows = list(session.scalars(select(LinkMedia).where(LinkMedia.created_at < cutoff, LinkMedia.state != "removed")
                                 .order_by(LinkMedia.id)))
     for media in rows:
@@ -175,7 +196,7 @@ def apply_retention(session: Session, *, retention_days: int, now: datetime | No
         if dry_run:
             continue
         paths = [p for p in (media.path, media.view_path) if p]
-        audit.record(session, ACTOR, "evidence.removed", f"media:{media.id}", detail={
+        audit.record(session, actor, "evidence.removed", f"media:{media.id}", detail={
             "kind": media.kind, "call_id": media.call_id, "alarm_id": media.alarm_id, "sha256": media.sha256,
             "size_bytes": media.size_bytes, "created_at": iso(media.created_at), "retention_days": retention_days})
         media.state, media.removed_at, media.view_path = "removed", now, None
@@ -189,8 +210,10 @@ def apply_retention(session: Session, *, retention_days: int, now: datetime | No
 
 
 def run_retention(runtime) -> MediaRetention:
-    """The scheduler's job, with the recordings' `retention_days`."""
+    """The scheduler's job, with the recordings' `retention_days`; abandoned videos are closed first."""
     with runtime.database.session() as session:
+        finish_abandoned_videos(session)
+        session.commit()
         report = apply_retention(session, retention_days=runtime.settings.retention_days)
     if report.removed:
         log.info("retention removed %d photos and videos (%d kept)", len(report.removed), len(report.kept))

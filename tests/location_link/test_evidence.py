@@ -217,3 +217,44 @@ def test_retention_removes_old_evidence_but_keeps_held_and_open_incident_ones(ap
         assert Path(session.get(LinkMedia, ids[1]).path).exists()
         assert len(session.scalars(select(AuditEntry).where(AuditEntry.action == "evidence.removed")).all()) == 2
     assert client.get(f"/api/v1/evidence/{ids[0]}/file", headers=make_token("calls:read")).status_code == 410
+
+
+def test_the_retention_command_lists_and_removes_like_the_recordings_one(app, client, database, link_settings,
+                                                                         make_token, cli_runner):
+    call_id, token, phone = opened_link(app, client, database, make_token)
+    media_id = upload(phone, token, jpeg()).get_json()["id"]
+    with database.session() as session:
+        session.get(LinkMedia, media_id).created_at = utcnow() - timedelta(days=100)
+    dry = cli_runner.invoke(args=["evidence", "retention", "--dry-run"])
+    assert dry.exit_code == 0 and f"would remove  evidence {media_id}" in dry.output
+    with database.session() as session:
+        assert session.get(LinkMedia, media_id).state == "ok"
+    done = cli_runner.invoke(args=["evidence", "retention"])
+    assert done.exit_code == 0 and "1 removed" in done.output
+    with database.session() as session:
+        assert session.get(LinkMedia, media_id).state == "removed"
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "evidence.removed"))
+        assert entry.actor == "cli:retention"
+
+
+def test_a_video_whose_console_went_away_is_closed_with_its_checksum(app, client, database, link_settings,
+                                                                     make_token):
+    import os
+
+    call_id, token, phone = opened_link(app, client, database, make_token)
+    with database.session() as session:
+        link_id = session.scalar(select(LocationLink.id))
+    writer = make_token("calls:write")
+    media_id = client.post(f"/api/v1/location-links/{link_id}/videos", json={}, headers=writer).get_json()["id"]
+    client.post(f"/api/v1/location-links/{link_id}/videos/{media_id}", data=b"x" * 500, headers=writer)
+    with database.session() as session:
+        assert evidence.finish_abandoned_videos(session) == []  # still arriving: left alone
+        media = session.get(LinkMedia, media_id)
+        old = (utcnow() - timedelta(minutes=10)).timestamp()
+        os.utime(media.path, (old, old))
+        media.created_at = utcnow() - timedelta(minutes=10)
+    with database.session() as session:
+        assert evidence.finish_abandoned_videos(session) == [media_id]
+    with database.session() as session:
+        media = session.get(LinkMedia, media_id)
+        assert media.state == "ok" and media.sha256 == hashlib.sha256(b"x" * 500).hexdigest()
