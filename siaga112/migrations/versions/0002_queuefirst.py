@@ -1,7 +1,7 @@
 """calls.pbx_answered_at: when Asterisk answered the 112 call, where answer times start
 
 Revision ID: 0002_queuefirst
-Revises: 0001
+Revises: 0002_locationlink
 Create Date: 2026-12-07
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0002_queuefirst'
-down_revision = '0001'
+down_revision = '0002_locationlink'
 branch_labels = None
 depends_on = None
 
