@@ -4,8 +4,8 @@ It says nothing to the caller and asks nothing: the dialplan has answered, start
 recordings, and puts the caller in queue 112 the moment this returns (or the moment its budget,
 SIAGA112_INTAKE_BUDGET, runs out: a slow database or a stalled server costs the caller that much
 at most, and the AMI listener then finishes the record). What it reads: the caller's number and
-name, the answer time the dialplan noted, PIDF-LO by value, the serving cell; an AML message
-already waiting is attached by the database job. What it sets: SIAGA_CALL_ID and QUEUE_PRIO.
+name, the answer time the dialplan noted, the network's location (ivr/network_location.py); an
+AML message already waiting is attached by the database job. What it sets: SIAGA_CALL_ID and QUEUE_PRIO.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from ivr import channel_vars as var
 from ivr.calls import IntakeCall, NewCall, epoch_time
 from ivr.context import StepContext
 from ivr.identity import caller_name, caller_number, clean_text
-from ivr.location import LocationError, decode_pidf_variable, parse_access_network_info, parse_pidf_lo
+from ivr.network_location import network_location
 from ivr.session import AgiSession
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ async def handle(session: AgiSession, context: StepContext) -> None:
         ivr_step="intake",
         answered_at=epoch_time(answered),
     )
-    await _locate(session, new)
+    new.fixes, new.cell = await network_location(session, f"uniqueid {new.uniqueid}")
     recordings = recording_paths(await session.get_variable(var.SIAGA_RECORDING))
     window = timedelta(minutes=context.settings.repeat_call_window_minutes)
     call_id, priority = await context.store.run(IntakeCall(new, window, recordings))
@@ -57,23 +57,3 @@ async def handle(session: AgiSession, context: StepContext) -> None:
     await session.set_variable(var.QUEUE_PRIO, priority)
     await session.set_variable(var.SIAGA_CALL_ID, call_id)
     log.info("call %s: intake done, priority %s", call_id, priority)
-
-
-async def _locate(session: AgiSession, new: NewCall) -> None:
-    """What the network said about the caller's position: PIDF-LO by value, the serving cell."""
-    header = await session.get_variable(var.GEOLOCATION_HEADER)
-    body = await session.get_variable(var.PIDF_LO_BODY)
-    access_info = await session.get_variable(var.ACCESS_NETWORK_INFO_HEADER)
-    try:
-        document = decode_pidf_variable(body)
-        if document is not None:
-            for fix in parse_pidf_lo(document):
-                if header:
-                    fix.detail["geolocation"] = clean_text(header, 200)
-                new.fixes.append(fix)
-    except LocationError as error:
-        log.info("uniqueid %s: PIDF-LO ignored: %s", new.uniqueid, error)
-    try:
-        new.cell = parse_access_network_info(clean_text(access_info, 300))
-    except LocationError as error:
-        log.info("uniqueid %s: serving cell ignored: %s", new.uniqueid, error)

@@ -19,9 +19,7 @@ from ivr.audio import is_silent, wav_rms
 from ivr.calls import FinishIvr, IvrOutcome, NewCall, OpenCall, OpenedCall, epoch_time
 from ivr.context import StepContext
 from ivr.identity import caller_name, caller_number, clean_text
-from ivr.location import (
-    LocationError, decode_pidf_variable, parse_access_network_info, parse_pidf_lo,
-)
+from ivr.network_location import network_location
 from ivr.priority import BASE, PriorityFacts
 from ivr.session import AgiCommandFailed, AgiError, AgiHangup, AgiProtocolError, AgiSession, RecordResult
 from siaga112.models.calls import SERVICE_CHOICES
@@ -119,27 +117,10 @@ class IvrEntry:
         await self.agi.answer()
 
     async def locate(self) -> None:
-        """What the network said about the caller's position: PIDF-LO by value, the serving cell."""
-        header = await self.agi.get_variable(var.GEOLOCATION_HEADER)
-        access_info = await self.agi.get_variable(var.ACCESS_NETWORK_INFO_HEADER)
-        body = await self.agi.get_variable(var.PIDF_LO_BODY)
-        try:
-            document = decode_pidf_variable(body)
-            if document is not None:
-                fixes = parse_pidf_lo(document)
-                for fix in fixes:
-                    if header:
-                        fix.detail["geolocation"] = clean_text(header, 200)
-                self.new.fixes.extend(fixes)
-            elif header:
-                log.info("call %s: Geolocation %r without a PIDF-LO body (by reference is not fetched)",
-                         self.label, clean_text(header, 80))
-        except LocationError as error:
-            log.info("call %s: PIDF-LO ignored: %s", self.label, error)
-        try:
-            self.new.cell = parse_access_network_info(clean_text(access_info, 300))
-        except LocationError as error:
-            log.info("call %s: serving cell ignored: %s", self.label, error)
+        """What the network said about the caller's position (ivr/network_location.py)."""
+        fixes, cell = await network_location(self.agi, self.label)
+        self.new.fixes.extend(fixes)
+        self.new.cell = cell
 
     async def open_call(self) -> None:
         """Create the call record now, so a call whose IVR breaks later is still on record."""
