@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tests.console import factories
-from tests.console.browser import shot
+from tests.console.browser import shot, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -244,7 +244,7 @@ def test_situation_map_shows_boundaries_units_and_incidents(logged_in_page, cons
     page = logged_in_page("dispatcher")
     page.goto(console.url("/map"))
     # Two kecamatan boundaries plus the demo units: more than a handful of shapes once all have loaded.
-    page.wait_for_function("document.querySelectorAll('#situation-map path.leaflet-interactive').length > 5")
+    wait_until(page, "() => document.querySelectorAll('#situation-map path.leaflet-interactive').length > 5")
     shot(page, "map")
 
 
