@@ -24,7 +24,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import shutil
 import sqlite3
 import threading
 import time
@@ -278,17 +277,3 @@ def _database_away(error: BaseException) -> bool:
         return True
     return isinstance(error, DBAPIError) and (error.connection_invalidated or
                                              error.__class__.__name__ == "OperationalError")
-
-
-def disk_health(folder: str | os.PathLike, warn_below_percent: float) -> dict:
-    """Free space of the disk holding `folder`: `ok`, `low` (below the warning share) or `full`."""
-    path = Path(folder)
-    probe = path if path.exists() else path.parent
-    try:
-        usage = shutil.disk_usage(probe)
-    except OSError as error:
-        return {"status": "unreadable", "path": str(path), "reason": str(error)[:200]}
-    free_percent = 100.0 * usage.free / usage.total if usage.total else 0.0
-    status = "full" if usage.free < 1024 * 1024 else "low" if free_percent < warn_below_percent else "ok"
-    return {"status": status, "path": str(path), "free_bytes": usage.free, "total_bytes": usage.total,
-            "free_percent": round(free_percent, 1)}
