@@ -60,17 +60,22 @@ def _recent(path: str, seconds: float) -> bool:
         return False
 
 
-def _copy(runtime, recording_id: int) -> None:
+def _copy(runtime, recording_id: int) -> bool:
+    """Make one recording's browser copy; True when this call made it."""
     with runtime.database.session() as session:
         recording = session.get(Recording, recording_id)
         if recording.browser_path and os.path.exists(recording.browser_path):
-            return  # made already (by the other of the after-call worker and the sweep)
+            return False  # made already (by the other of the after-call worker and the sweep)
         try:
             make_browser_copy(recording, runtime.settings.data_path, stop=runtime.stopping)
         except (CopyBusy, CopyStopped) as error:
             log.info("recording %s: %s", recording_id, error.reason)
+            return False
         except CopyError as error:
+            _uncopyable(runtime).add(recording_id)
             log.warning("recording %s has no browser copy: %s (the original is served)", recording_id, error.reason)
+            return False
+    return True
 
 
 def register_missed(runtime) -> int:
@@ -85,6 +90,29 @@ def register_missed(runtime) -> int:
         except Exception:
             log.exception("recordings of call %s could not be registered", call_id)
     return len(call_ids)
+
+
+def _uncopyable(runtime) -> set[int]:
+    """Recordings whose copy failed for good in this process (tried again at the next start)."""
+    return runtime.client("uncopyable_recordings", lambda _settings: set())
+
+
+def copy_missing(runtime, *, limit: int = 50) -> int:
+    """Browser copies of audible recordings that have none: those a stop interrupted, or that a
+    crash left behind after registering. The number made."""
+    with runtime.database.session() as session:
+        ids = list(session.scalars(
+            select(Recording.id).where(Recording.state.in_(AUDIBLE_STATES), Recording.browser_path.is_(None))
+            .order_by(Recording.id).limit(limit + len(_uncopyable(runtime)))))
+    made = 0
+    for recording_id in ids:
+        if runtime.stopping.is_set():
+            break
+        if recording_id in _uncopyable(runtime):
+            continue
+        if _copy(runtime, recording_id):
+            made += 1
+    return made
 
 
 class AfterCall:

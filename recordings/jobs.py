@@ -265,8 +265,10 @@ def process_due(runtime, *, worker: str | None = None, transcribe: Transcribe | 
 
 
 def run_due(runtime) -> None:
-    """The scheduler's job: register calls whose end was missed, then transcribe what is queued."""
-    from recordings.after_call import register_missed
+    """The scheduler's job: register calls whose end was missed, make the browser copies a stop or
+    a crash left undone, then transcribe what is queued."""
+    from recordings.after_call import copy_missing, register_missed
 
     register_missed(runtime)
+    copy_missing(runtime)
     process_due(runtime)

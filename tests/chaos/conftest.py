@@ -195,14 +195,14 @@ class Serve:
                     match = pattern.search(line)
                     if match:
                         self.ports[name] = int(match.group("port"))
-                if set(self.ports) >= set(self.services) or "running:" in line:
+                if "running:" in line:
                     ready.set()
             ready.set()
 
         self._drain = threading.Thread(target=drain, daemon=True)
         self._drain.start()
         ready.wait(timeout)
-        if self.process.poll() is not None or not set(self.ports) >= set(self.services):
+        if self.process.poll() is not None or not set(self.ports) >= set(self.services) & set(LISTENING):
             raise AssertionError("serve did not start:\n" + "".join(self.log[-30:]))
         return self
 
@@ -210,6 +210,7 @@ class Serve:
         self.process.kill()
         self.process.wait(30)
         self._drain.join(10)
+        self.process.stderr.close()
 
     def terminate(self) -> float:
         """SIGTERM, as systemd stops it; the seconds it took to exit."""
@@ -223,12 +224,12 @@ class Serve:
                 self.process.kill()
                 self.process.wait(10)
         self._drain.join(10)
+        self.process.stderr.close()
         return took
 
     def close(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+            self.kill()
 
 
 @pytest.fixture
