@@ -28,7 +28,7 @@ from ivr.identity import caller_name, caller_number, clean_text
 from ivr.location import (
     LocationError, decode_pidf_variable, parse_access_network_info, parse_pidf_lo,
 )
-from ivr.priority import BASE, FAIL_OPEN, PriorityFacts, queue_priority
+from ivr.priority import FAIL_OPEN, PriorityFacts, queue_priority
 from ivr.session import AgiCommandFailed, AgiError, AgiHangup, AgiProtocolError, AgiSession, RecordResult
 from siaga112.models.calls import SERVICE_CHOICES
 

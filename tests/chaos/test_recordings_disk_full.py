@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from siaga112.models import Call
 from tests.chaos.conftest import wait_until
-from tests.chaos.test_calls_chaos import CALLS_PER_PHASE, place_calls
+from tests.chaos.calls import CALLS_PER_PHASE, place_calls
 
 pytestmark = pytest.mark.chaos
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 import wave
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from ivr import channel_vars as var
 from ivr.asterisk_peer import AsteriskPeer, Caller, Channel, Sounds
 from siaga112.models import Call, Recording
 from tests.chaos.conftest import wait_until
-from tests.chaos.test_calls_chaos import CALLS_PER_PHASE, place_calls
+from tests.chaos.calls import CALLS_PER_PHASE, place_calls
 from tests.recordings.factories import add_call, add_recording
 
 pytestmark = pytest.mark.chaos

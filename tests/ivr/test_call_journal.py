@@ -17,7 +17,6 @@ from ivr.asterisk_peer import Caller, Channel, Press
 from ivr.priority import FAIL_OPEN
 from siaga112.journal import Journal
 from siaga112.models import Call, Event, User
-from tests.ivr.conftest import call_row
 
 CALLER = "+6281234567890"
 
