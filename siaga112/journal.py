@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 FILE_NAME = "journal.sqlite"
 REPLAY_EVERY_S = 1.0
+STOP_SECONDS = 3.0  # the last replay at stop gets this long; serve must stop within 10 s
 KEEP_DONE_S = 24 * 3600  # replayed entries are kept a day, for whoever asks what happened
 GIVE_UP_AFTER = 50  # attempts of one key that failed for its own reason (not the database being away)
 
@@ -195,19 +196,26 @@ class Replayer:
     def wake(self) -> None:
         self._wake.set()
 
-    def stop(self) -> None:
+    def stop(self, *, timeout_s: float = STOP_SECONDS) -> None:
+        """One last replay of what waits (bounded: a database that does not answer is left to the
+        next start, which finds the entries on disk), then end the thread."""
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=timeout_s)
         if self._lock_file is not None:
             self._lock_file.close()
+            self._lock_file = None
 
     def _run(self) -> None:
         last_cleanup = 0.0
         while not self._stop.is_set():
             self._wake.wait(self.every_s)
             self._wake.clear()
-            if self._stop.is_set() or not self._hold_lock():
+            if self._stop.is_set():
+                self._last_round()
+                return
+            if not self._hold_lock():
                 continue
             try:
                 self.replay_once()
@@ -216,6 +224,13 @@ class Replayer:
                     last_cleanup = time.monotonic()
             except Exception:  # the next round tries again; the entries stay on disk
                 log.exception("journal replay failed; trying again shortly")
+
+    def _last_round(self) -> None:
+        try:
+            if self._hold_lock():
+                self.replay_once(stopping=False)
+        except Exception:
+            log.exception("the last journal replay failed; the entries wait for the next start")
 
     def _hold_lock(self) -> bool:
         if self._lock_file is not None:
@@ -229,16 +244,17 @@ class Replayer:
         self._lock_file = handle
         return True
 
-    def replay_once(self) -> int:
+    def replay_once(self, *, stopping: bool = True) -> int:
         """Replay what is waiting now; the number of entries written. Stops at the first key the
-        database does not take because it is away (the others would fail the same way)."""
+        database does not take because it is away (the others would fail the same way), and
+        (`stopping`) when the replayer is told to stop."""
         entries = self.journal.waiting()
         by_key: dict[str, list[Entry]] = {}
         for entry in entries:
             by_key.setdefault(entry.key, []).append(entry)
         written = 0
         for key, group in by_key.items():
-            if self._stop.is_set():
+            if stopping and self._stop.is_set():
                 break
             try:
                 with self.database.session() as session:
