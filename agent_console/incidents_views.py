@@ -7,6 +7,8 @@ script; these views only render what is stored.
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
+
+from agent_console import i18n
 from sqlalchemy import select
 
 from agent_console import present
@@ -26,8 +28,10 @@ def _rules():
 
 
 def categories() -> list[dict]:
-    """The categories the routing rules know, with their labels, for the form's choice."""
-    return [{"name": name, "label": rule.label} for name, rule in sorted(_rules().categories.items())]
+    """The categories the routing rules know, in the viewer's words, for the form's choice (sorted as read)."""
+    named = [{"name": name, "label": i18n.word("category", name, fallback=rule.label)}
+             for name, rule in _rules().categories.items()]
+    return sorted(named, key=lambda c: c["label"].casefold())
 
 
 def resolve_category(alias: str | None) -> str | None:
@@ -98,7 +102,8 @@ def show(incident_id: int):
     alarms = db().scalars(select(Alarm).where(Alarm.incident_id == incident.id).order_by(Alarm.received_at))
     return render_template(
         "incidents/show.html", after=after, incident=incident, summary=present.incident_summary(incident),
-        routing=incident.routing or {}, history=incident.history,
+        routing=incident.routing or {}, timeline=present.timeline(incident),
+        warnings=present.routing_warnings(incident.routing),
         assignments=getattr(incident, "assignments", []), calls=present.calls_json(db(), list(calls)),
         alarms=[present.alarm_json(db(), a) for a in alarms], states=INCIDENT_STATES,
         tile_url=runtime().settings.tile_url)

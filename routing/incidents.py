@@ -19,7 +19,7 @@ from routing.geo import EARTH_RADIUS_M, haversine_m, validate_point
 from routing.rules import RulesError
 from routing.service import engine_for
 from routing.units import find_unit, unit_to_dict
-from siaga112 import audit, events
+from siaga112 import audit, events, i18n
 from siaga112.db import iso, utcnow
 from siaga112.models import Alarm, Call, Incident, IncidentEvent, LocationFix, Unit
 from siaga112.models.incidents import INCIDENT_STATES, IncidentUnit, Notification
@@ -58,6 +58,7 @@ class Where:
     source: str | None
     problem: str | None = None
     geocoded: Geocoded | None = None  # when the position is (or could not be) estimated from the address
+    notice: dict | str | None = None  # the problem as a message (siaga112.i18n), for each reader's language
 
 
 def _locate(runtime: Runtime, session: Session, location, address: str | None, calls: list[Call],
@@ -68,7 +69,8 @@ def _locate(runtime: Runtime, session: Session, location, address: str | None, c
             lat, lon = validate_point(location.get("lat"), location.get("lon"))
             return Where(lat, lon, "given")
         except ValueError as error:
-            return Where(None, None, None, f"The location given was not used: {error}")
+            return Where(None, None, None, f"The location given was not used: {error}",
+                         notice=getattr(error, "notice", str(error)))
     for alarm in alarms:
         if alarm.lat is not None and alarm.lon is not None:
             return Where(alarm.lat, alarm.lon, f"alarm {alarm.id}")
@@ -118,6 +120,7 @@ def _decide_or_unrouted(runtime: Runtime, session: Session, category, where: Whe
                 "agencies": [], "recommended_units": [], "hospitals": [], "cameras": [],
                 "warnings": ["The routing rules cannot be read, so this incident is not routed: route it by hand "
                              "and tell the administrator."],
+                "notices": [i18n.message("warning.rules_unreadable")],
                 "explanation": "Not routed: the routing rules cannot be read."}
     engine.sync(session)
     return engine.decide(category, where.lat, where.lon, priority)
@@ -146,6 +149,8 @@ def create_incident(runtime: Runtime, session: Session, *, category, description
     if where.problem:
         decision["warnings"] = [w for w in decision["warnings"] if not w.startswith("No location is known yet")]
         decision["warnings"].insert(0, where.problem + " The incident is created without a position; ask for the location.")
+        decision["notices"] = [n for n in decision.get("notices", []) if n.get("id") != "warning.no_location"]
+        decision["notices"].insert(0, i18n.message("warning.position_not_used", problem=where.notice))
     elif where.geocoded is not None:
         note_on_decision(decision, where.geocoded, address)
     jurisdiction = decision["jurisdiction"]
@@ -160,10 +165,11 @@ def create_incident(runtime: Runtime, session: Session, *, category, description
     session.flush()
     for row in (*calls, *alarms):
         row.incident_id = incident.id
-    sources = [f"call {c.id}" for c in calls] + [f"alarm {a.id}" for a in alarms]
+    sources = ([i18n.message("history.source.call", id=c.id) for c in calls]
+               + [i18n.message("history.source.alarm", id=a.id) for a in alarms])
+    event = i18n.message("history.created_from", sources=sources) if sources else i18n.message("history.created")
     session.add(IncidentEvent(incident_id=incident.id, status="new", actor=actor,
-                              note="Created" + (f" from {', '.join(sources)}" if sources else ""),
-                              detail={"warnings": decision["warnings"]} if decision["warnings"] else None))
+                              detail={"event": event, **({"warnings": decision["warnings"]} if decision["warnings"] else {})}))
     session.flush()
     audit.record(session, actor or "system", "incident.created", f"incident:{incident.id}",
                  detail={"category": incident.category, "calls": [c.id for c in calls], "alarms": [a.id for a in alarms]})
@@ -194,7 +200,9 @@ def change_status(runtime: Runtime, session: Session, incident: Incident, status
         incident.closed_at = None
     released = _release_units(session, incident, now) if status in RELEASES_UNITS else []
     session.add(IncidentEvent(incident_id=incident.id, status=status, note=(note or "").strip() or None, actor=actor,
-                              detail={"from": previous, **({"released_units": released} if released else {})}))
+                              detail={"from": previous, **({"released_units": released,
+                                                            "event": i18n.message("history.released", units=released)}
+                                                           if released else {})}))
     session.flush()
     if status in ("closed", "false_report"):
         _credit_reporters(runtime, session, incident, status == "false_report")
@@ -255,12 +263,14 @@ def reroute(runtime: Runtime, session: Session, incident: Incident, *, category=
         note_on_decision(decision, Geocoded.from_dict(routing["geocode"]), address)  # still the estimate made before
     if kept:
         decision["warnings"].insert(0, kept)
+        decision.setdefault("notices", []).insert(0, i18n.message("warning.address_kept",
+                                                                  position=_position_notice(source)))
     incident.category, incident.priority = decision["category"], decision["priority"]
     incident.lat, incident.lon, incident.address = lat, lon, address
     incident.kecamatan, incident.kelurahan = jurisdiction["kecamatan"], jurisdiction["kelurahan"]
     incident.police_sector, incident.routing, incident.updated_at = jurisdiction["police_sector"], decision, utcnow()
-    session.add(IncidentEvent(incident_id=incident.id, status=incident.status, actor=actor,
-                              note=(note or "").strip() or "Details corrected and routed again", detail={"previous": previous}))
+    session.add(IncidentEvent(incident_id=incident.id, status=incident.status, actor=actor, note=(note or "").strip() or None,
+                              detail={"previous": previous, "event": i18n.message("history.rerouted")}))
     session.flush()
     audit.record(session, actor or "system", "incident.rerouted", f"incident:{incident.id}",
                  detail={"category": incident.category, "priority": incident.priority})
@@ -279,6 +289,19 @@ def _position_words(source: str | None) -> str:
     if source and source.startswith("alarm "):
         return f"the position of {source}"
     return "its position"
+
+
+def _position_notice(source: str | None) -> dict:
+    """`_position_words` as a message."""
+    if source == "given":
+        return i18n.message("position.given")
+    if source == "corrected":
+        return i18n.message("position.corrected")
+    if source and source.startswith("call "):
+        return i18n.message("position.call_fix", source=source[len("call "):])
+    if source and source.startswith("alarm "):
+        return i18n.message("position.alarm", source=source[len("alarm "):])
+    return i18n.message("position.its")
 
 
 def _credit_reporters(runtime: Runtime, session: Session, incident: Incident, false_report: bool) -> None:
@@ -352,8 +375,8 @@ def dispatch(runtime: Runtime, session: Session, incident: Incident, callsigns, 
     incident.first_dispatch_at = incident.first_dispatch_at or now
     incident.updated_at = now
     session.add(IncidentEvent(incident_id=incident.id, status=incident.status, actor=actor,
-                              note=f"Dispatched {', '.join(u.callsign for u in units)}",
-                              detail={"from": previous, "units": [u.callsign for u in units]}))
+                              detail={"from": previous, "units": [u.callsign for u in units],
+                                      "event": i18n.message("history.dispatched", units=[u.callsign for u in units])}))
     session.flush()
     queued = _queue_messages(session, incident, units)
     audit.record(session, actor or "system", "incident.dispatch", f"incident:{incident.id}",
@@ -452,7 +475,8 @@ def incident_to_dict(session: Session, incident: Incident) -> dict:
         "routing": incident.routing,
         "call_ids": list(session.scalars(select(Call.id).where(Call.incident_id == incident.id).order_by(Call.id))),
         "alarm_ids": list(session.scalars(select(Alarm.id).where(Alarm.incident_id == incident.id).order_by(Alarm.id))),
-        "history": [{"at": iso(e.at), "status": e.status, "note": e.note, "actor": e.actor, "detail": e.detail}
+        "history": [{"at": iso(e.at), "status": e.status, "note": e.note, "actor": e.actor, "detail": e.detail,
+                     "event": i18n.render((e.detail or {}).get("event")) if isinstance(e.detail, dict) else ""}
                     for e in session.scalars(select(IncidentEvent).where(IncidentEvent.incident_id == incident.id)
                                              .order_by(IncidentEvent.id))],
         "units": [{"callsign": a.callsign, "agency": a.agency_code, "dispatched_at": iso(a.dispatched_at),

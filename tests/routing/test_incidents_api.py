@@ -374,4 +374,4 @@ def test_the_incident_page_shows_that_the_position_is_an_estimate(app, client, w
     username, _ = make_user("calltaker")
     page = _console_client(app, database, username).get(f"/incidents/{incident_id}").get_data(as_text=True)
     assert "-7.970000, 112.645000" in page and KEBONSARI_ADDRESS in page
-    assert '<p class="notice">Position estimated from the address: the centre of Kelurahan Kebonsari' in page
+    assert '<p class="notice">Posisi diperkirakan dari alamat: titik tengah Kelurahan Kebonsari' in page  # in the console's language
