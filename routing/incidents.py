@@ -46,8 +46,9 @@ MAX_DESCRIPTION = 4000
 class IncidentProblem(ValueError):
     """A request about an incident that cannot be done; status and code say how to answer it."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, /, *, words: dict | None = None, **params) -> None:
         self.status, self.code, self.message = status, code, message
+        self.words = words or i18n.message(f"error.{code}", **params)  # the sentence in any language
         super().__init__(message)
 
 
@@ -92,11 +93,12 @@ def _linked(session: Session, model, ids, label: str) -> list:
     if ids is None:
         return []
     if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-        raise IncidentProblem(400, f"invalid_{label}_ids", f"{label}_ids must be a list of whole numbers.")
+        raise IncidentProblem(400, f"invalid_{label}_ids", f"{label}_ids must be a list of whole numbers.", field=f"{label}_ids")
     rows = list(session.scalars(select(model).where(model.id.in_(ids)))) if ids else []
     missing = sorted(set(ids) - {r.id for r in rows})
     if missing:
-        raise IncidentProblem(400, f"unknown_{label}s", f"There is no {label} {', '.join(map(str, missing))}.")
+        raise IncidentProblem(400, f"unknown_{label}s", f"There is no {label} {', '.join(map(str, missing))}.",
+                              ids=[str(i) for i in missing])
     return rows
 
 
@@ -180,15 +182,19 @@ def create_incident(runtime: Runtime, session: Session, *, category, description
 def change_status(runtime: Runtime, session: Session, incident: Incident, status, note=None, actor: str | None = None) -> Incident:
     """Move an incident along its allowed transitions, keeping the history and crediting reporters."""
     if status not in INCIDENT_STATES:
-        raise IncidentProblem(400, "invalid_status", f"Status must be one of {', '.join(INCIDENT_STATES)}.")
+        raise IncidentProblem(400, "invalid_status", f"Status must be one of {', '.join(INCIDENT_STATES)}.",
+                              choices=[i18n.vocab("status", s) for s in INCIDENT_STATES])
     if note is not None and not isinstance(note, str):
         raise IncidentProblem(400, "invalid_note", "note must be text.")
     if status == incident.status:
-        raise IncidentProblem(409, "same_status", f"The incident is {status} already.")
+        raise IncidentProblem(409, "same_status", f"The incident is {status} already.",
+                              status=i18n.vocab("status", status))
     if status not in TRANSITIONS[incident.status]:
         allowed = ", ".join(sorted(TRANSITIONS[incident.status])) or "none"
         raise IncidentProblem(409, "invalid_transition",
-                              f"An incident that is {incident.status} cannot become {status}; it can become: {allowed}.")
+                              f"An incident that is {incident.status} cannot become {status}; it can become: {allowed}.",
+                              status=i18n.vocab("status", incident.status), to=i18n.vocab("status", status),
+                              allowed=[i18n.vocab("status", s) for s in sorted(TRANSITIONS[incident.status])] or "–")
     if status in NOTE_REQUIRED and not (note or "").strip():
         raise IncidentProblem(400, "note_required", "Say why in a note: it is kept in the incident's history.")
     previous, now = incident.status, utcnow()
@@ -233,7 +239,7 @@ def reroute(runtime: Runtime, session: Session, incident: Incident, *, category=
             try:
                 lat, lon = validate_point(location.get("lat"), location.get("lon"))
             except ValueError as error:
-                raise IncidentProblem(400, "invalid_location", str(error)) from None
+                raise IncidentProblem(400, "invalid_location", str(error), words=getattr(error, "notice", None)) from None
             source = "corrected"
         if location.get("address") is not None:
             if not isinstance(location["address"], str):
@@ -341,7 +347,8 @@ def dispatch(runtime: Runtime, session: Session, incident: Incident, callsigns, 
     if not isinstance(callsigns, list) or not callsigns or not all(isinstance(c, str) and c.strip() for c in callsigns):
         raise IncidentProblem(400, "invalid_units", "units must be a list of call signs, e.g. [\"DAMKAR-1\"].")
     if incident.status in ("resolved", "closed", "false_report"):
-        raise IncidentProblem(409, "incident_closed", f"The incident is {incident.status}; reopen it before dispatching.")
+        raise IncidentProblem(409, "incident_closed", f"The incident is {incident.status}; reopen it before dispatching.",
+                              status=i18n.vocab("status", incident.status))
     callsigns = list(dict.fromkeys(c.strip().upper() for c in callsigns))
     units, missing = [], []
     for callsign in callsigns:
@@ -350,13 +357,14 @@ def dispatch(runtime: Runtime, session: Session, incident: Incident, callsigns, 
         except LookupError:
             missing.append(callsign)
     if missing:
-        raise IncidentProblem(404, "unknown_units", f"There is no unit {', '.join(missing)}.")
+        raise IncidentProblem(404, "unknown_units", f"There is no unit {', '.join(missing)}.", units=missing)
     for unit in units:
         if unit.status == "off_duty":
-            raise IncidentProblem(409, "unit_off_duty", f"Unit {unit.callsign} is off duty.")
+            raise IncidentProblem(409, "unit_off_duty", f"Unit {unit.callsign} is off duty.", unit=unit.callsign)
         if unit.incident_id not in (None, incident.id) and not reassign:
             raise IncidentProblem(409, "unit_busy", f"Unit {unit.callsign} is assigned to incident {unit.incident_id}; "
-                                                    "send reassign: true to take it off that one.")
+                                                    "send reassign: true to take it off that one.",
+                                   unit=unit.callsign, incident=unit.incident_id)
     now = utcnow()
     for unit in units:
         if unit.incident_id not in (None, incident.id):

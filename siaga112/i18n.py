@@ -145,6 +145,9 @@ def catalogue(lang: str) -> dict[str, str]:
 # in the reader's language. A parameter may itself be a message, a word of a vocabulary
 # ({"word": ["agency", "damkar"]}), a list (joined as the language joins), or a plain value.
 
+YES, NO = N_("word.yes"), N_("word.no")
+
+
 def message(key: str, /, **params) -> dict:
     """A message to store, rendered later in whoever reads it's language."""
     return {"id": key, "params": params} if params else {"id": key}
@@ -181,7 +184,7 @@ def _param(value, lang: str | None) -> str:
             return " ".join(render(item, lang) for item in value)
         return join([_param(item, lang) for item in value], lang)
     if isinstance(value, bool):
-        return translate("word.yes" if value else "word.no", lang)
+        return translate(YES if value else NO, lang)
     if isinstance(value, float):
         return f"{value:.1f}" if not value.is_integer() else str(int(value))
     return str(value)
