@@ -38,6 +38,7 @@ def _frame():
         "lang": lang,
         "t": lambda key, **params: i18n.translate(key, lang, **params),
         "word": lambda prefix, code: i18n.word(prefix, code, lang),
+        "worded": lambda pairs, prefix: [(i18n.word(prefix, code, lang) if code else code, n) for code, n in pairs],
         "user": g.get("user"),
         "principal": principal,
         "nav_entries": nav.entries_for(principal),

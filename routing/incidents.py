@@ -386,7 +386,7 @@ def dispatch(runtime: Runtime, session: Session, incident: Incident, callsigns, 
                               detail={"from": previous, "units": [u.callsign for u in units],
                                       "event": i18n.message("history.dispatched", units=[u.callsign for u in units])}))
     session.flush()
-    queued = _queue_messages(session, incident, units)
+    queued = _queue_messages(session, incident, units, runtime.settings.language)
     audit.record(session, actor or "system", "incident.dispatch", f"incident:{incident.id}",
                  detail={"units": [u.callsign for u in units]})
     events.publish(session, "incident.updated", incident_summary(incident))
@@ -395,27 +395,30 @@ def dispatch(runtime: Runtime, session: Session, incident: Incident, callsigns, 
     return queued
 
 
-def _message(incident: Incident, units: list[Unit], for_unit: Unit | None) -> str:
+def _message(incident: Incident, units: list[Unit], for_unit: Unit | None, lang: str | None = None) -> str:
+    """The SMS to an agency or a unit, in the centre's language (`language`, Bahasa Indonesia by default)."""
     routing = incident.routing or {}
     place = ", ".join(filter(None, [incident.kelurahan and f"Kel. {incident.kelurahan}",
                                     incident.kecamatan and f"Kec. {incident.kecamatan}"]))
     if incident.lat is None:
-        where = incident.address or "location unknown"
+        where = incident.address or i18n.translate("sms.location_unknown", lang)
     elif routing.get("location_source") == "address":  # a unit must not drive to a centre as if it were the place
-        where = f"{(incident.address or '')[:100]} (approx. {incident.lat:.5f},{incident.lon:.5f})"
+        where = i18n.translate("sms.approximate", lang, address=(incident.address or "")[:100],
+                               position=f"{incident.lat:.5f},{incident.lon:.5f}")
     else:
         where = f"{incident.lat:.5f},{incident.lon:.5f}"
-    head = f"SIAGA112 #{incident.id} {routing.get('category_label') or incident.category} P{incident.priority}"
+    category = i18n.word("category", incident.category, lang, fallback=routing.get("category_label"))
+    head = f"SIAGA112 #{incident.id} {category} P{incident.priority}"
     if for_unit is not None:
-        head += f" - {for_unit.callsign} DISPATCHED"
+        head += " - " + i18n.translate("sms.unit_dispatched", lang, unit=for_unit.callsign)
     text = f"{head}: {where}" + (f" ({place})" if place else "")
-    text += f". Units: {', '.join(u.callsign for u in units)}."
+    text += ". " + i18n.translate("sms.units", lang, units=", ".join(u.callsign for u in units))
     if incident.description:
         text += f" {incident.description[:120]}"
     return text[:320]
 
 
-def _queue_messages(session: Session, incident: Incident, units: list[Unit]) -> list[int]:
+def _queue_messages(session: Session, incident: Incident, units: list[Unit], lang: str | None = None) -> list[int]:
     """One SMS per routed agency (once per incident, plus each newly sent unit's agency) and per unit phone."""
     already = {n.recipient for n in session.scalars(select(Notification).where(Notification.incident_id == incident.id))}
     agencies = {a["code"]: a for a in (incident.routing or {}).get("agencies", [])}
@@ -425,10 +428,10 @@ def _queue_messages(session: Session, incident: Incident, units: list[Unit]) -> 
     for code, agency in agencies.items():
         recipient = f"agency:{code}"
         if agency.get("sms_number") and recipient not in already:
-            ids.append(notify.queue(session, incident, recipient, agency["sms_number"], _message(incident, units, None)).id)
+            ids.append(notify.queue(session, incident, recipient, agency["sms_number"], _message(incident, units, None, lang)).id)
     for unit in units:
         if unit.phone:
-            ids.append(notify.queue(session, incident, f"unit:{unit.callsign}", unit.phone, _message(incident, units, unit)).id)
+            ids.append(notify.queue(session, incident, f"unit:{unit.callsign}", unit.phone, _message(incident, units, unit, lang)).id)
     return ids
 
 
