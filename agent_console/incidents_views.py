@@ -55,7 +55,8 @@ def _prefill_from_call(call: Call) -> dict:
 def _prefill_from_alarm(alarm: Alarm) -> dict:
     detail = present.alarm_json(db(), alarm)
     where = (detail.get("site") or {}).get("name") or (detail.get("reporter") or {}).get("name") or ""
-    description = " — ".join(part for part in (f"{alarm.source.upper()} {alarm.kind}", where, alarm.message or "") if part)
+    what = f"{i18n.word('alarm_source', alarm.source)}: {i18n.word('alarm_kind', alarm.kind)}"
+    description = " — ".join(part for part in (what, where, alarm.message or "") if part)
     return {"category": resolve_category(alarm.kind) or resolve_category(alarm.source),
             "priority": alarm.priority, "lat": alarm.lat, "lon": alarm.lon, "description": description,
             "call_ids": [], "alarm_ids": [alarm.id]}

@@ -21,11 +21,19 @@ VALUE_WORDS = {
     ("admin.unit", "kind"): "unit_kind", ("admin.unit", "status"): "unit_status", ("admin.unit", "agency"): "agency",
     ("recording", "kind"): "sv.rec.kind", ("*", "result"): "audit.result", ("*", "copy"): "audit.copy",
 }
+SYSTEM = i18n.N_("audit.actor.system")
 ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
 def action_words(action: str) -> str:
     return i18n.word("audit.action", action)
+
+
+def actor_words(actor: str | None) -> str:
+    """Who did it: a person's or token's name as stored; the centre itself ("system") in words."""
+    if actor in (None, "", "-"):
+        return "–"
+    return i18n.translate(SYSTEM) if actor == "system" else actor
 
 
 def target_words(target: str | None) -> str:
