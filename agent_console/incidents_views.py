@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
 
-from agent_console import i18n
 from sqlalchemy import select
 
-from agent_console import present
+from agent_console import i18n, present
 from agent_console.pages import page
+from routing.explain import explain
 from siaga112 import events
 from siaga112.models import Alarm, Call, Incident
 from siaga112.models.incidents import INCIDENT_STATES
@@ -104,7 +104,7 @@ def show(incident_id: int):
     return render_template(
         "incidents/show.html", after=after, incident=incident, summary=present.incident_summary(incident),
         routing=incident.routing or {}, timeline=present.timeline(incident),
-        warnings=present.routing_warnings(incident.routing),
+        warnings=present.routing_warnings(incident.routing), explanation=explain(incident.routing),
         assignments=getattr(incident, "assignments", []), calls=present.calls_json(db(), list(calls)),
         alarms=[present.alarm_json(db(), a) for a in alarms], states=INCIDENT_STATES,
         tile_url=runtime().settings.tile_url)

@@ -86,6 +86,7 @@ def test_incident_history_and_audit_log_are_stored_as_data_and_read_in_either_la
             for lang, client in pages.items()}
     assert "Dibuat dari panggilan" in page["id"] and "Unit dikirim:" in page["id"]
     assert "Created from call" in page["en"] and "Dispatched " in page["en"]
+    assert "aturan mengirim Damkar" in page["id"] and "the rules send Fire and rescue service (Damkar)" in page["en"]
     log = {lang: walk.visible_text(client.get("/supervisor/audit").get_data(as_text=True)) for lang, client in pages.items()}
     assert "Unit dikirim" in log["id"] and "Units dispatched" in log["en"]
     for text in log.values():
