@@ -11,17 +11,13 @@ import math
 
 import numpy as np
 
-from siaga112.i18n import message
+from siaga112.i18n import Problem
 
 EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG); great-circle distances use it
 
 
-class BadPoint(ValueError):
+class BadPoint(Problem):
     """A position that is not one: its English sentence, and `notice`, the same as a stored message."""
-
-    def __init__(self, text: str, key: str, **params) -> None:
-        super().__init__(text)
-        self.notice = message(key, **params)
 
 
 def validate_point(lat, lon) -> tuple[float, float]:

@@ -153,6 +153,21 @@ def message(key: str, /, **params) -> dict:
     return {"id": key, "params": params} if params else {"id": key}
 
 
+class Problem(ValueError):
+    """A refusal: its English sentence (logs, the command line) and `notice`, the same as a message
+    a page puts in its reader's language."""
+
+    def __init__(self, text: str, key: str, /, **params) -> None:
+        super().__init__(text)
+        self.notice = message(key, **params)
+
+
+def say(error: BaseException, lang: str | None = None) -> str:
+    """What went wrong, in the reader's language when the error carries its words, else as raised."""
+    notice = getattr(error, "notice", None)
+    return render(notice, lang) if is_message(notice) else str(error)
+
+
 def is_message(value) -> bool:
     return isinstance(value, dict) and isinstance(value.get("id"), str)
 

@@ -91,3 +91,16 @@ def test_incident_history_and_audit_log_are_stored_as_data_and_read_in_either_la
     assert "Unit dikirim" in log["id"] and "Units dispatched" in log["en"]
     for text in log.values():
         assert "None" not in text and "['" not in text and "{'" not in text
+
+
+@pytest.mark.parametrize("lang, words", [
+    ("id", "Unit Damkar (pemadam kebakaran dan penyelamatan) berjenis Mobil pemadam, Regu penyelamat atau Mobil tangki air, bukan hovercraft."),
+    ("en", "A Fire and rescue service (Damkar) unit is one of Fire engine, Rescue team or Water tanker, not hovercraft."),
+])
+def test_admin_refusals_are_sentences_in_the_admins_language(app, database, settings, lang, words):
+    factories.seed_demo_city(database, settings)
+    admin = _signed_in(app, database, "admin", lang)
+    token = factories.csrf_token(admin.get("/supervisor/admin/units").get_data(as_text=True))
+    page = admin.post("/supervisor/admin/units", data={"csrf_token": token, "callsign": "DAMKAR-99", "agency": "damkar",
+                                                       "kind": "hovercraft"}, follow_redirects=True)
+    assert words in walk.visible_text(page.get_data(as_text=True))
