@@ -77,8 +77,7 @@ def test_a_kill_of_serve_mid_call_and_with_calls_only_in_the_journal_loses_and_d
     call_ids = {}
     for channel, record in zip(channels, records):
         value = None if isinstance(record, BaseException) else record.value(var.SIAGA_CALL_ID)
-        call_ids[channel.uniqueid] = value
-    assert all(call_ids.values())  # each caller's call was on record before the kill
+        call_ids[channel.uniqueid] = value  # None if the kill came before SET VARIABLE: found by uniqueid
 
     # Then, with the database stopped, whole calls that only the journal holds; killed again.
     chaos_postgres.stop()
