@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from recordings.health import speech_model
 from recordings.keywords import load_keywords
 from recordings.transcripts import boost_priority, save_transcript, triage_statement
-from recordings.vosk_engine import FAILED, UNAVAILABLE, SpeechUnavailable, Transcript, transcribe_file
+from recordings.speech import FAILED, UNAVAILABLE, SpeechUnavailable, Transcript
 from siaga112.db import utcnow
 from siaga112.models import Recording, TranscriptionJob
 
@@ -171,7 +171,7 @@ def default_transcriber(runtime) -> Transcribe:
         except SpeechUnavailable as error:
             return Transcript(UNAVAILABLE, reason=error.reason)
         phrases = load_keywords(runtime.settings.language).phrases() if kind == "statement" else None
-        return transcribe_file(model, path, words=True, phrases=phrases)
+        return model.transcribe_file(path, words=True, phrases=phrases)
 
     return transcribe
 

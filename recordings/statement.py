@@ -23,7 +23,7 @@ from recordings.keywords import load_keywords
 from recordings.live import LiveTranscriber
 from recordings.registry import ensure_recording
 from recordings.transcripts import boost_priority, save_partial, save_transcript, statement_summary, triage_statement
-from recordings.vosk_engine import FAILED, UNAVAILABLE, SpeechUnavailable, Transcript
+from recordings.speech import FAILED, UNAVAILABLE, SpeechUnavailable, Transcript
 from siaga112 import events
 from siaga112.models import Recording
 

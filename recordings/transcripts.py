@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from ivr.priority import HIGHEST
 from recordings.keywords import triage
-from recordings.vosk_engine import Transcript
+from recordings.speech import Transcript
 from siaga112 import events
 from siaga112.db import utcnow
 from siaga112.models import Call, Recording

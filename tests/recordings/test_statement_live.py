@@ -27,7 +27,7 @@ FINAL_DELAY_BOUND_S = 2.0
 def speech_runtime(settings, database, vosk_model):
     """A runtime whose keyword lists are Korean (the test model's language), the model already loaded."""
     runtime = Runtime(settings=dataclasses.replace(settings, language="ko"), database=database)
-    runtime.provide("vosk_model", vosk_model)
+    runtime.provide("speech_engine", vosk_model)
     return runtime
 
 
@@ -174,7 +174,7 @@ def test_a_recogniser_that_breaks_marks_the_statement_failed_and_raises_nothing(
         raise RuntimeError("recogniser broke")
 
     monkeypatch.setattr("recordings.statement.LiveTranscriber", broken)
-    runtime.provide("vosk_model", object())
+    runtime.provide("speech_engine", object())
     call_id = add_call(database, state="ivr", ended_ago=None)
     path = str(tmp_path / "statement.wav")
     listener = LiveStatements(runtime)
