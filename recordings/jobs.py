@@ -120,8 +120,9 @@ def _finish(runtime, job: ClaimedJob, worker: str, transcript: Transcript) -> bo
         recording = session.get(Recording, job.recording_id)
         save_transcript(session, recording, transcript)
         hint = None
-        if job.kind == "statement" and transcript.status == "done":
-            hint, _ = triage_statement(session, job.call_id, transcript, runtime.settings.language)
+        if job.kind != "full" and transcript.status == "done":
+            hint, _ = triage_statement(session, job.call_id, transcript, runtime.settings.language,
+                                       recording=recording, runtime=runtime)
     if hint and runtime.settings.keyword_priority_boost:
         with runtime.database.session() as session:
             boost_priority(session, job.call_id)

@@ -173,8 +173,10 @@ class StatementTranscription:
                 recording = session.get(Recording, self.recording_id)
                 save_transcript(session, recording, transcript)
                 if transcript.status == "done":
-                    hint, _keywords = triage_statement(session, self.call_id, transcript, settings.language)
-                summary = statement_summary(recording.id, recording.transcript, recording.transcript_status)
+                    hint, _keywords = triage_statement(session, self.call_id, transcript, settings.language,
+                                                       recording=recording, runtime=self.runtime)
+                summary = statement_summary(recording.id, recording.transcript, recording.transcript_status,
+                                            recording.transcript_keywords, recording.transcript_places)
                 payload = {"id": self.call_id, "statement": summary}
                 if hint:
                     payload["category_hint"] = hint

@@ -29,6 +29,9 @@ WHISPER_RATE = 16000
 CONTEXT_CHARS = 300
 # One temperature retry when a decode looks broken (repeating, or very unsure); more costs too much live.
 TEMPERATURES = (0.0, 0.4)
+# Speech carries at most about this many tokens a second: a decode may not run on past it (a
+# looping decode would otherwise spend seconds of CPU writing the same words again).
+TOKENS_PER_SECOND = 8
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class DecodeOptions:
         """faster-whisper's transcribe() arguments, the same for the live path and the bench's bare one."""
         return dict(language=self.language, beam_size=self.beam_size, temperature=list(TEMPERATURES),
                     word_timestamps=True, vad_filter=False, condition_on_previous_text=True,
-                    hotwords=self.hotwords or None)
+                    no_repeat_ngram_size=4, hotwords=self.hotwords or None)
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,47 @@ def hotwords_for(phrases: Iterable[str] | None, limit_chars: int = 400) -> str |
     return ", ".join(taken) or None
 
 
+def _plain(word: str) -> str:
+    return "".join(ch for ch in word.casefold() if ch.isalnum())
+
+
+def without_echo(text: str, heard, hotwords: str, run: int = 3) -> tuple[str, list[Word]]:
+    """Drop the hotword list where the model wrote it back instead of what was said.
+
+    Whisper sometimes repeats its prompt when the audio is unclear. `run` or more hotwords in a
+    row in the order the list has them ("kebakaran, banjir, pingsan") are taken as such an
+    echo; a caller repeating one word ("tolong tolong tolong") or saying two keywords together
+    is kept.
+    """
+    order: dict[str, int] = {}
+    for word in hotwords.split():
+        order.setdefault(_plain(word), len(order))
+    order.pop("", None)
+    words = text.split()
+    plain = [_plain(w) for w in words]
+    drop = [False] * len(words)
+    i = 0
+    while i < len(words):
+        # The longest stretch of hotwords from here that follows the list's order.
+        j = i
+        while j < len(words) and plain[j] in order and (j == i or order[plain[j]] > order[plain[j - 1]]):
+            j += 1
+        if j - i >= run:
+            drop[i:j] = [True] * (j - i)
+        i = max(j, i + 1)
+    if not any(drop):
+        return text, list(heard)
+    gone = {plain[k] for k in range(len(words)) if drop[k]}
+    kept_words = [w for k, w in enumerate(words) if not drop[k]]
+    # Timed words line up with the text's words one for one; keep the same ones.
+    timed = list(heard)
+    if len(timed) == len(words):
+        timed = [w for k, w in enumerate(timed) if not drop[k]]
+    else:
+        timed = [w for w in timed if _plain(w.text) not in gone]
+    return " ".join(kept_words), timed
+
+
 class WhisperEngine:
     """A loaded faster-whisper model, shared by every stream of the process."""
 
@@ -105,6 +149,7 @@ class WhisperEngine:
             self.decoded_seconds += audio.size / WHISPER_RATE
         kwargs = self.options.transcribe_kwargs()
         kwargs["hotwords"] = hotwords if hotwords is not None else kwargs["hotwords"]
+        kwargs["max_new_tokens"] = min(220, 10 + int(TOKENS_PER_SECOND * audio.size / WHISPER_RATE))
         if context:
             kwargs["initial_prompt"] = context[-CONTEXT_CHARS:]
         segments, _info = self.whisper.transcribe(audio, **kwargs)
@@ -116,7 +161,10 @@ class WhisperEngine:
                 if text:
                     heard.append(Word(text, round(offset_s + word.start, 3), round(offset_s + word.end, 3),
                                       round(float(word.probability), 3)))
-        return " ".join(t for t in texts if t), tuple(heard)
+        text = " ".join(t for t in texts if t)
+        if kwargs["hotwords"]:
+            text, heard = without_echo(text, heard, kwargs["hotwords"])
+        return text, tuple(heard)
 
     def transcribe_pcm(self, pcm: Pcm, *, words: bool = True, phrases: Iterable[str] | None = None) -> Transcript:
         duration = round(pcm.duration_s, 3)
