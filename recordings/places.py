@@ -137,7 +137,7 @@ def spoken_fix_detail(named: list[NamedPlace], geocoded) -> dict:
     """What a `speech` location fix keeps: what was heard, what it was taken to be, and that it is only offered."""
     matched = geocoded.matched
     return {
-        "note": f"Disebut penelepon / named by the caller: {matched.label if matched else ''}".strip(),
+        "note": matched.label if matched else None,
         "heard": [place.text for place in named],
         "matched": matched.to_dict() if matched else None,
         "sentence": geocoded.sentence,
