@@ -6,8 +6,9 @@ transcript and, with Vosk, through the recogniser's grammar mode straight in the
 A recogniser mishears: Whisper wrote "kemakaran" for kebakaran and "kecelakan" for
 kecelakaan on a telephone line. So a keyword also matches words that are spelt almost like it
 (rapidfuzz's similarity ratio) or sound like it (an Indonesian sound key: letters that a
-telephone line and a recogniser confuse, b/p/m, d/t, k/g/q, c/j/s/z, l/r, fall together,
-and h falls away), and words split or run together ("ke pakaran", "lakalantas"). Short
+telephone line and a recogniser confuse, b/p/m, d/t, k/g/q, c/j/s/z, l/r, e/a, fall
+together, and h falls away), and words split or run together ("ke pakaran", "lakalantas",
+"anakaributan" for "ada keributan"). Short
 keywords match only exactly: "maling" must not be heard in "Malang". Each match says what was
 heard and how, so the call-taker sees which words gave the category.
 """
@@ -150,7 +151,7 @@ SOUND_MIN_RATIO = 75.0  # ... and for "sounds the same" (with equal sound keys)
 _SOUND_PAIRS = (("ng", "N"), ("ny", "N"), ("kh", "K"), ("sy", "S"))
 _SOUND_LETTERS = str.maketrans({
     **dict.fromkeys("bpmfvw", "B"), **dict.fromkeys("dt", "D"), **dict.fromkeys("gkqx", "K"),
-    **dict.fromkeys("cjsz", "S"), "n": "N", **dict.fromkeys("lr", "L"), "h": None, "y": "i",
+    **dict.fromkeys("cjsz", "S"), "n": "N", **dict.fromkeys("lr", "L"), "h": None, "y": "i", "e": "a",
 })
 
 
@@ -202,6 +203,8 @@ def _fuzzy(keyword: Keyword, words: list[str]) -> KeywordMatch | None:
                     how = "similar"
                 elif ratio >= SOUND_MIN_RATIO and sound_key(joined) == sound_key(letters):
                     how = "sound"
+                elif width == 1 and len(joined) >= len(letters) + 3 and sound_key(letters) in sound_key(joined):
+                    how, ratio = "sound", fuzz.partial_ratio(letters, joined)  # run together with the word before
                 else:
                     how = None
             if how and (best is None or ratio > best.score):
@@ -229,7 +232,8 @@ def match_keywords(
             found.append(KeywordMatch(keyword.category, keyword.written, heard, "spotted", 100.0))
             continue
         near = _fuzzy(keyword, words)
-        if near is not None:
+        # Words another keyword already took ("ambulans" is not also a slip for "ambulan").
+        if near is not None and not any(set(near.heard.split()) & set(m.heard.split()) for m in found):
             found.append(near)
     return found
 

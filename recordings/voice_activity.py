@@ -71,9 +71,14 @@ class VoiceActivity:
 
     def threshold(self) -> float:
         """The level above which a frame counts as speech, from the recent noise floor."""
-        if len(self._levels) < 25:
+        if not self._levels:
             return self.settings.floor_rms
-        noise = float(np.percentile(np.fromiter(self._levels, float), 20))
+        if len(self._levels) < 25:
+            # Too little heard for a percentile: the quietest frame so far stands for the noise
+            # (a line's hiss hardly varies from frame to frame; speech does, a lot).
+            noise = min(self._levels)
+        else:
+            noise = float(np.percentile(np.fromiter(self._levels, float), 20))
         return max(self.settings.floor_rms, noise * self.settings.noise_ratio)
 
     def push(self, data: bytes) -> list[Cut]:

@@ -70,7 +70,11 @@ def to_whisper_audio(samples: bytes, rate: int) -> np.ndarray:
     return resample_poly(audio, WHISPER_RATE // g, rate // g).astype(np.float32)
 
 
-def hotwords_for(phrases: Iterable[str] | None, limit_chars: int = 400) -> str | None:
+# A longer hotword prompt made whisper-base write keywords nobody said (tested on telephone speech).
+HOTWORD_CHARS = 150
+
+
+def hotwords_for(phrases: Iterable[str] | None, limit_chars: int = HOTWORD_CHARS) -> str | None:
     """The keyword phrases as one hotword prompt, first ones first, within Whisper's prompt length."""
     taken, size = [], 0
     for phrase in dict.fromkeys(p.strip("*").strip() for p in (phrases or ()) if p and p.strip("*").strip()):
@@ -89,9 +93,9 @@ def without_echo(text: str, heard, hotwords: str, run: int = 3) -> tuple[str, li
     """Drop the hotword list where the model wrote it back instead of what was said.
 
     Whisper sometimes repeats its prompt when the audio is unclear. `run` or more hotwords in a
-    row in the order the list has them ("kebakaran, banjir, pingsan") are taken as such an
-    echo; a caller repeating one word ("tolong tolong tolong") or saying two keywords together
-    is kept.
+    row in the order the list has them ("kebakaran, banjir, pingsan"), or one hotword written
+    `run` or more times in a row in broken forms ("kecelakaan, kecelak, kecelakan"), are taken
+    as such an echo; a caller saying two keywords together is kept.
     """
     order: dict[str, int] = {}
     for word in hotwords.split():
@@ -109,6 +113,21 @@ def without_echo(text: str, heard, hotwords: str, run: int = 3) -> tuple[str, li
         if j - i >= run:
             drop[i:j] = [True] * (j - i)
         i = max(j, i + 1)
+    # ... and one hotword written again and again in broken forms ("kecelakaan, kecelak, kecelakan").
+    from rapidfuzz import fuzz
+
+    for hotword in order:
+        if len(hotword) < 5:
+            continue
+        alike = [bool(p) and fuzz.ratio(p, hotword) >= 75 for p in plain]
+        k = 0
+        while k < len(words):
+            m = k
+            while m < len(words) and alike[m]:
+                m += 1
+            if m - k >= run and len(set(plain[k:m])) >= run:
+                drop[k:m] = [True] * (m - k)
+            k = max(m, k + 1)
     if not any(drop):
         return text, list(heard)
     gone = {plain[k] for k in range(len(words)) if drop[k]}
@@ -120,6 +139,26 @@ def without_echo(text: str, heard, hotwords: str, run: int = 3) -> tuple[str, li
     else:
         timed = [w for w in timed if _plain(w.text) not in gone]
     return " ".join(kept_words), timed
+
+
+def without_loops(text: str, heard, keep: int = 3) -> tuple[str, list[Word]]:
+    """Cut a word said more than `keep` times in a row back to `keep` ("um, um, um, um, ...").
+
+    Whisper can loop on the line's hiss after the caller stops; a caller may well say "tolong"
+    three times, hardly ten.
+    """
+    words = text.split()
+    plain = [_plain(w) for w in words]
+    drop = [False] * len(words)
+    for k in range(keep, len(words)):
+        if plain[k] and all(plain[k - n] == plain[k] for n in range(1, keep + 1)):
+            drop[k] = True
+    if not any(drop):
+        return text, list(heard)
+    timed = list(heard)
+    if len(timed) == len(words):
+        timed = [w for k, w in enumerate(timed) if not drop[k]]
+    return " ".join(w for k, w in enumerate(words) if not drop[k]), timed
 
 
 class WhisperEngine:
@@ -164,6 +203,7 @@ class WhisperEngine:
         text = " ".join(t for t in texts if t)
         if kwargs["hotwords"]:
             text, heard = without_echo(text, heard, kwargs["hotwords"])
+        text, heard = without_loops(text, heard)
         return text, tuple(heard)
 
     def transcribe_pcm(self, pcm: Pcm, *, words: bool = True, phrases: Iterable[str] | None = None) -> Transcript:
