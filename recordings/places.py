@@ -11,6 +11,7 @@ location until a call-taker confirms it (ivr.location.best_fix leaves it out unt
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
@@ -33,10 +34,10 @@ PLACE_WORDS = {
 # Level words the recogniser often misspells; mended by similarity before the placer reads them.
 LEVEL_WORDS = ("kelurahan", "kecamatan", "kabupaten")
 # The words of a place name end at these (or at a place word, or after four words).
-NAME_ENDS = {"di", "ada", "dan", "yang", "tolong", "cepat", "saya", "sudah", "itu", "ini", "rt", "rw", "nomor",
+NAME_ENDS = {"di", "ada", "anak", "dan", "yang", "tolong", "cepat", "saya", "sudah", "itu", "ini", "rt", "rw", "nomor",
              "no", "sekarang", "segera", "karena", "sama", "dengan", "ke", "dari", "pak", "bu"}
 NAME_MIN_RATIO = 88.0  # how alike a run of words and a loaded place name must be spelt
-LEVEL_MIN_RATIO = 78.0
+LEVEL_MIN_RATIO = 75.0
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,14 @@ class NamedPlace:
 
 def named_places(text: str) -> list[NamedPlace]:
     """The places a statement names, in the order said."""
-    words = _mended_levels(normalize(text or "").split())
+    found: list[NamedPlace] = []
+    for clause in re.split(r"[.,;:!?]+", text or ""):
+        found += _named_in(_mended_levels(normalize(clause).split()))
+    return list(dict.fromkeys(found))
+
+
+def _named_in(words: list[str]) -> list[NamedPlace]:
+    """The places one clause names (a name never runs past a comma or a full stop)."""
     found: list[NamedPlace] = []
     i = 0
     while i < len(words):
@@ -72,7 +80,7 @@ def named_places(text: str) -> list[NamedPlace]:
                              else []) + name)
             found.append(NamedPlace(kind, said))
         i = max(j, i + 1)
-    return list(dict.fromkeys(found))
+    return found
 
 
 def _mended_levels(words: list[str]) -> list[str]:

@@ -28,12 +28,14 @@ class VadSettings:
 
     close_pause_s: float = 0.6  # a pause this long ends an utterance
     tentative_pause_s: float = 0.3  # ... this long asks for a provisional decode of it
+    long_s: float = 4.0  # an utterance this long already ends at a breath:
+    long_close_pause_s: float = 0.2  # ... a pause this long (Whisper has context enough, the tail stays short)
     tentative_every_s: float = 5.0  # speech without such pauses gets a provisional decode this often
     start_frames: int = 3  # voiced frames (of the last `start_window`) that open an utterance
     start_window: int = 5
     preroll_s: float = 0.2  # audio kept before the first voiced frame ...
     postroll_s: float = 0.25  # ... and after the last (soft word ends fall below the threshold)
-    max_segment_s: float = 15.0  # an utterance longer than this is cut at its quietest recent frame
+    max_segment_s: float = 10.0  # an utterance longer than this is cut at its quietest recent frame
     floor_rms: float = 200.0  # never call quieter frames speech (about -44 dBFS)
     noise_ratio: float = 3.0  # speech is this many times louder than the line's noise
     noise_window_s: float = 10.0  # the noise floor is a low percentile of this much recent audio
@@ -64,6 +66,7 @@ class VoiceActivity:
         self._last_voiced = -1
         self._tentative_at = -1  # last voiced frame when the last provisional cut was made
         self._tentative_len = 0  # segment length in frames at that cut
+        self._closed_at = 0  # where the last closed utterance ended
         self.voiced_frames = 0
 
     def _frames_of(self, seconds: float) -> int:
@@ -110,7 +113,8 @@ class VoiceActivity:
         if self._start is None:
             if voiced and sum(self._recent) >= s.start_frames:
                 first = index - len(self._recent) + 1 + list(self._recent).index(True)
-                self._start = max(0, first - self._frames_of(s.preroll_s))
+                # The pre-roll never reaches back into audio already decoded with the last utterance.
+                self._start = max(0, self._closed_at, first - self._frames_of(s.preroll_s))
                 self._segment_levels = []
                 self._last_voiced = index
                 self._tentative_at = -1
@@ -121,7 +125,8 @@ class VoiceActivity:
             self._last_voiced = index
         pause = index - self._last_voiced
         length = index - self._start + 1
-        if pause >= self._frames_of(s.close_pause_s):
+        close = s.long_close_pause_s if length - pause >= self._frames_of(s.long_s) else s.close_pause_s
+        if pause >= self._frames_of(close):
             return self._close(self._end_after(self._last_voiced))
         if length >= self._frames_of(s.max_segment_s):
             return self._cut_long()
@@ -142,6 +147,7 @@ class VoiceActivity:
 
     def _close(self, end: int) -> Cut:
         cut = Cut(self._start * self.frame, end * self.frame, True)
+        self._closed_at = end
         self._start = None
         self._recent.clear()
         return cut
@@ -152,7 +158,7 @@ class VoiceActivity:
         tail = self._segment_levels[-look:]
         quietest = self._frames - look + int(np.argmin(tail))
         cut = Cut(self._start * self.frame, (quietest + 1) * self.frame, True)
-        self._start = quietest + 1
+        self._start = self._closed_at = quietest + 1
         self._segment_levels = self._segment_levels[-(self._frames - self._start):] if self._frames > self._start else []
         self._tentative_at = -1
         self._tentative_len = 0

@@ -55,24 +55,37 @@ LONG_STATEMENT = Statement(
 
 
 def telephone(statement: Statement, path: Path, *, noise_rms: float = 60.0, lead_s: float = 0.4,
-              tail_s: float = 1.0, seed: int = 112) -> Path:
-    """Speak `statement` into a 16-bit 8 kHz WAV as a telephone line delivers it."""
+              tail_s: float = 1.0, sentence_pause_s: float = 0.7, seed: int = 112) -> Path:
+    """Speak `statement` into a 16-bit 8 kHz WAV as a telephone line delivers it.
+
+    Each sentence is spoken on its own and the caller draws breath between them
+    (`sentence_pause_s`): espeak runs sentences together, people do not.
+    """
+    parts = [np.zeros(int(lead_s * RATE))]
+    for sentence in [s.strip() for s in statement.text.split(".") if s.strip()]:
+        parts += [_spoken(sentence, statement, path), np.zeros(int(sentence_pause_s * RATE))]
+    parts[-1] = np.zeros(int(tail_s * RATE))
+    audio = np.concatenate(parts)
+    audio += np.random.default_rng(seed).normal(0.0, noise_rms, audio.size)
+    write_pcm(path, np.clip(audio, -32768, 32767).astype(np.int16).tobytes())
+    return path
+
+
+def _spoken(text: str, statement: Statement, path: Path) -> np.ndarray:
+    """One sentence through espeak-ng and a G.711 mu-law round trip, as float samples."""
     raw = path.with_suffix(".espeak.wav")
     law = path.with_suffix(".ulaw.wav")
+    line = path.with_suffix(".line.wav")
     subprocess.run(["espeak-ng", "-v", "id", "-s", str(statement.speed), "-p", str(statement.pitch),
-                    "-w", str(raw), statement.text], check=True, capture_output=True)
+                    "-w", str(raw), text], check=True, capture_output=True)
     subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-e", "mu-law", str(law)], check=True,
                    capture_output=True)
-    line = path.with_suffix(".line.wav")
     subprocess.run(["sox", str(law), "-e", "signed-integer", "-b", "16", str(line)], check=True, capture_output=True)
     with wave.open(str(line), "rb") as stream:
         speech = np.frombuffer(stream.readframes(stream.getnframes()), dtype=np.int16).astype(np.float64)
     for temporary in (raw, law, line):
         temporary.unlink()
-    audio = np.concatenate([np.zeros(int(lead_s * RATE)), speech, np.zeros(int(tail_s * RATE))])
-    audio += np.random.default_rng(seed).normal(0.0, noise_rms, audio.size)
-    write_pcm(path, np.clip(audio, -32768, 32767).astype(np.int16).tobytes())
-    return path
+    return speech
 
 
 def write_pcm(path: Path, samples: bytes, rate: int = RATE) -> Path:

@@ -81,7 +81,10 @@ def test_partial_text_reaches_the_consoles_and_the_final_transcript_is_stored_ri
     assert partials and all(p["recording_id"] == row.id and p["transcript"] for p in partials)
     assert updates[-1] == {"id": call_id, "category_hint": "fire",
                            "statement": {"recording_id": row.id, "transcript": row.transcript,
-                                         "transcript_status": "done"}}
+                                         "transcript_status": "done", "keywords": row.transcript_keywords,
+                                         "places": row.transcript_places}}
+    assert row.transcript_keywords[0] == {"category": "fire", "keyword": "불이 났어요", "heard": "불이 났어요",
+                                          "how": "exact", "score": 100.0}
 
 
 @pytest.mark.speech
