@@ -26,16 +26,16 @@ FRAME_SECONDS = 0.02
 class VadSettings:
     """How speech is told from the line's noise, and how pauses cut it."""
 
-    close_pause_s: float = 0.6  # a pause this long ends an utterance
-    tentative_pause_s: float = 0.3  # ... this long asks for a provisional decode of it
-    long_s: float = 4.0  # an utterance this long already ends at a breath:
-    long_close_pause_s: float = 0.2  # ... a pause this long (Whisper has context enough, the tail stays short)
+    close_pause_s: float = 0.6  # a pause this long ends an utterance of at least `min_utterance_s` ...
+    min_utterance_s: float = 4.0  # (Whisper hears a few words alone badly: short ones are joined to the next)
+    lone_pause_s: float = 1.5  # ... and this long ends any utterance
+    tentative_pause_s: float = 0.3  # a pause this long asks for a provisional decode of what is open
     tentative_every_s: float = 5.0  # speech without such pauses gets a provisional decode this often
     start_frames: int = 3  # voiced frames (of the last `start_window`) that open an utterance
     start_window: int = 5
     preroll_s: float = 0.2  # audio kept before the first voiced frame ...
     postroll_s: float = 0.25  # ... and after the last (soft word ends fall below the threshold)
-    max_segment_s: float = 10.0  # an utterance longer than this is cut at its quietest recent frame
+    max_segment_s: float = 15.0  # an utterance longer than this is cut at its quietest recent frame
     floor_rms: float = 200.0  # never call quieter frames speech (about -44 dBFS)
     noise_ratio: float = 3.0  # speech is this many times louder than the line's noise
     noise_window_s: float = 10.0  # the noise floor is a low percentile of this much recent audio
@@ -125,7 +125,7 @@ class VoiceActivity:
             self._last_voiced = index
         pause = index - self._last_voiced
         length = index - self._start + 1
-        close = s.long_close_pause_s if length - pause >= self._frames_of(s.long_s) else s.close_pause_s
+        close = s.close_pause_s if length - pause >= self._frames_of(s.min_utterance_s) else s.lone_pause_s
         if pause >= self._frames_of(close):
             return self._close(self._end_after(self._last_voiced))
         if length >= self._frames_of(s.max_segment_s):

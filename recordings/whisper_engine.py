@@ -255,7 +255,8 @@ class WhisperStream:
             self._tail = piece
 
     def _decode(self, cut: Cut) -> Piece:
-        context = " ".join(piece.text for piece in self._final)
+        # No earlier text as a prompt: whisper-base copied it back into the next utterance.
+        context = ""
         samples = bytes(self._samples[cut.start * 2:cut.end * 2])
         text, heard = self.engine.decode(samples, self.rate, cut.start / self.rate, context=context,
                                          hotwords=self.hotwords)

@@ -36,19 +36,21 @@ def seconds(cut) -> tuple[float, float, bool]:
 
 
 def test_a_pause_first_asks_for_a_provisional_decode_then_closes_on_exactly_that_audio():
-    cuts, left = cuts_of(line(("pause", 1.0), ("speech", 2.0), ("pause", 1.5)))
+    cuts, left = cuts_of(line(("pause", 1.0), ("speech", 2.0), ("pause", 2.0)))
 
     assert [seconds(c) for c in cuts] == [(0.8, 3.24, False), (0.8, 3.24, True)]
     assert left is None
 
 
-def test_a_short_breath_does_not_end_the_utterance_but_a_long_pause_does():
-    cuts, left = cuts_of(line(("speech", 1.0), ("pause", 0.4), ("speech", 1.0), ("pause", 1.0), ("speech", 1.0)))
+def test_a_breath_does_not_end_an_utterance_a_pause_ends_a_long_one_and_a_short_one_waits():
+    cuts, left = cuts_of(line(("speech", 4.5), ("pause", 0.4), ("speech", 1.0), ("pause", 1.0),
+                              ("speech", 1.0), ("pause", 1.0), ("speech", 1.0)))
 
     finals = [seconds(c) for c in cuts if c.final]
-    assert finals == [(0.0, 2.6, True)]  # the breath at 1.0 s stayed inside the first utterance
-    assert [seconds(c) for c in cuts if not c.final][0] == (0.0, 1.16, False)  # shown while it went on
-    assert seconds(left) == (3.2, 4.4, True)  # the recording ended mid-utterance
+    assert finals == [(0.0, 6.08, True)]  # the breath at 4.5 s stayed inside; the pause at 6.9 s ended it
+    assert [seconds(c) for c in cuts if not c.final][0] == (0.0, 4.66, False)  # shown while it went on
+    # One second of speech is too little to decode alone: it waits for what follows, to the end.
+    assert seconds(left) == (6.7, 9.9, True)
 
 
 def test_how_the_recording_arrives_does_not_change_the_cuts():
@@ -74,7 +76,7 @@ def test_the_line_s_hiss_alone_is_no_speech_however_loud_the_line_is():
 
 
 def test_speech_over_a_noisy_line_is_still_found():
-    cuts, left = cuts_of(line(("pause", 3.0), ("speech", 2.0), ("pause", 1.0), noise=500.0))
+    cuts, left = cuts_of(line(("pause", 3.0), ("speech", 2.0), ("pause", 2.0), noise=500.0))
 
     assert [seconds(c)[2] for c in cuts] == [False, True] and left is None
     assert 2.7 <= seconds(cuts[-1])[0] <= 3.0
