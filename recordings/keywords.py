@@ -148,6 +148,7 @@ def _load_keywords(language: str, folder: str) -> KeywordList:
 FUZZY_MIN_LETTERS = 7
 SIMILAR_MIN_RATIO = 90.0  # rapidfuzz ratio for "spelt almost the same"
 SOUND_MIN_RATIO = 75.0  # ... and for "sounds the same" (with equal sound keys)
+SOUND_INSIDE_MIN = 7  # a keyword heard run into another word needs a sound key this long ("tumbang" is too short)
 _SOUND_PAIRS = (("ng", "N"), ("ny", "N"), ("kh", "K"), ("sy", "S"))
 _SOUND_LETTERS = str.maketrans({
     **dict.fromkeys("bpmfvw", "B"), **dict.fromkeys("dt", "D"), **dict.fromkeys("gkqx", "K"),
@@ -203,7 +204,8 @@ def _fuzzy(keyword: Keyword, words: list[str]) -> KeywordMatch | None:
                     how = "similar"
                 elif ratio >= SOUND_MIN_RATIO and sound_key(joined) == sound_key(letters):
                     how = "sound"
-                elif width == 1 and len(joined) >= len(letters) + 3 and sound_key(letters) in sound_key(joined):
+                elif (width == 1 and len(joined) >= len(letters) + 3 and len(sound_key(letters)) >= SOUND_INSIDE_MIN
+                      and sound_key(letters) in sound_key(joined)):
                     how, ratio = "sound", fuzz.partial_ratio(letters, joined)  # run together with the word before
                 else:
                     how = None

@@ -59,3 +59,8 @@ def test_phrases_put_every_category_s_first_keyword_first():
     firsts = phrases[:len(keywords.categories)]
     assert firsts[:3] == ["kebakaran", "kecelakaan", "kdrt"]
     assert sorted(set(phrases)) == sorted({k.spoken for k in keywords.keywords})
+
+
+def test_a_short_keyword_is_not_found_inside_a_longer_misheard_word():
+    # "saya butuh bantuan" came out "hajabutufan tuan": its sound holds that of "tumbang".
+    assert triage_matches("hallo, hajabutufan tuan", lang="id") == (None, [])
