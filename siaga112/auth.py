@@ -18,7 +18,7 @@ from siaga112.errors import ApiError
 from siaga112.models import ApiToken, User
 from siaga112.models.people import ROLES
 
-TOKEN_SCOPES = ("calls:read", "incidents:write", "alarms:write", "units:write", "aml:write", "admin")
+TOKEN_SCOPES = ("calls:read", "calls:write", "incidents:write", "alarms:write", "units:write", "aml:write", "admin")
 
 # What each console role may do. Machine tokens carry the contract's scopes; people get these.
 # `admin` implies every scope. Server-side checks use these, never hidden buttons.
@@ -35,6 +35,7 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
 }
 # Reading is implied by writing for machine clients (a unit's app that writes its position may read units).
 _IMPLIED = {
+    "calls:write": {"calls:read"},
     "incidents:write": {"incidents:read"},
     "alarms:write": {"alarms:read"},
     "units:write": {"units:read"},

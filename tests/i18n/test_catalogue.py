@@ -29,11 +29,14 @@ def used_ids() -> set[str]:
     found = set()
     method_map = [("siaga112/**.py", "python"), ("center/**.py", "python"), ("ivr/**.py", "python"),
                   ("agent_console/**.py", "python"), ("recordings/**.py", "python"), ("routing/**.py", "python"),
+                  ("location_link/**.py", "python"), ("location_link/templates/**.html", "jinja2"),
+                  ("location_link/static/**.js", "javascript"),
                   ("agent_console/**/templates/**.html", "jinja2"), ("agent_console/static/js/**.js", "javascript"),
                   ("agent_console/supervisor/static/**.js", "javascript")]
     for _file, _line, message, _comments, _context in extract_from_dir(str(ROOT), method_map, keywords=KEYWORDS):
         found.add(message if isinstance(message, str) else message[0])
-    for pattern in ("agent_console/**/*.js", "agent_console/**/*.html"):
+    for pattern in ("agent_console/**/*.js", "agent_console/**/*.html",
+                    "location_link/**/*.js", "location_link/**/*.html"):
         for path in ROOT.glob(pattern):
             if "vendor" not in path.parts:
                 found |= set(LITERAL_CALL.findall(path.read_text(encoding="utf-8")))
