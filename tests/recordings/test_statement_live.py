@@ -83,8 +83,9 @@ def test_partial_text_reaches_the_consoles_and_the_final_transcript_is_stored_ri
                            "statement": {"recording_id": row.id, "transcript": row.transcript,
                                          "transcript_status": "done", "keywords": row.transcript_keywords,
                                          "places": row.transcript_places}}
-    assert row.transcript_keywords[0] == {"category": "fire", "keyword": "불이 났어요", "heard": "불이 났어요",
-                                          "how": "exact", "score": 100.0}
+    first = row.transcript_keywords[0]
+    assert (first["category"], first["keyword"], first["heard"]) == ("fire", "불이 났어요", "불이 났어요")
+    assert first["how"] in ("exact", "spotted")  # in the transcript, or by the grammar recogniser in the audio
 
 
 @pytest.mark.speech
