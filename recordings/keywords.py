@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-import jellyfish
 import yaml
 from rapidfuzz import fuzz
 
