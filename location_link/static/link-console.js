@@ -58,7 +58,12 @@
     else box.querySelector(".empty")?.remove();
   }
 
+  let sending = false;
   async function send(via) {
+    if (sending) return;  // a double press sends one text, not two
+    sending = true;
+    const buttons = [document.getElementById("ll-send-sms"), document.getElementById("ll-send-whatsapp")];
+    for (const button of buttons) button.disabled = true;
     setText("ll-error", "");
     try {
       const sent = await api("POST", `/api/v1/calls/${callId}/location-link`, { via });
@@ -66,6 +71,10 @@
       setText("ll-url-text", sent.url);
       if (!sent.sent) setText("ll-error", `${t("ll.state.failed")}: ${sent.error || ""}`);
     } catch (error) { setText("ll-error", error.message); }
+    finally {
+      sending = false;
+      for (const button of buttons) button.disabled = false;
+    }
     refresh();
   }
 
