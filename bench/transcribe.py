@@ -33,6 +33,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# Waiting OpenMP threads sleep rather than spin: on a shared machine a spinning thread is counted
+# as CPU time it did not compute with, and the CPU ratios below would measure the neighbours.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("KMP_BLOCKTIME", "0")
 
 from recordings.keywords import load_keywords  # noqa: E402
 from recordings.live import LiveTranscriber  # noqa: E402
