@@ -85,6 +85,13 @@ def hotwords_for(phrases: Iterable[str] | None, limit_chars: int = HOTWORD_CHARS
     return ", ".join(taken) or None
 
 
+def _anomalous(word: Word) -> bool:
+    """A word too short, too long or too unlikely to have been said (faster-whisper's word anomaly score)."""
+    duration = word.end - word.start
+    score = (1.0 if word.conf < 0.15 else 0.0) + (max(0.0, 0.133 - duration) * 15) + max(0.0, duration - 2.0)
+    return score >= 1.5
+
+
 def _plain(word: str) -> str:
     return "".join(ch for ch in word.casefold() if ch.isalnum())
 
@@ -208,6 +215,11 @@ class WhisperEngine:
                     continue
                 heard.append(Word(text, round(float(offset_s + word.start), 3), round(float(offset_s + word.end), 3),
                                   round(float(word.probability), 3)))
+        while heard and _anomalous(heard[-1]):
+            # Words squeezed into the last instant or barely believed, at the end: written on past
+            # the speech (faster-whisper's own hallucination test scores words the same way).
+            heard.pop()
+            beyond = True
         text = " ".join(w.text for w in heard) if beyond else " ".join(t for t in texts if t)
         if kwargs["hotwords"]:
             text, heard = without_echo(text, heard, kwargs["hotwords"])
