@@ -15,8 +15,8 @@ from flask import Blueprint, Response, current_app, g, request, stream_with_cont
 from siaga112 import events
 from siaga112.auth import require
 from siaga112.db import iso
-from siaga112.errors import ApiError
 from siaga112.web import runtime
+from siaga112.web_input import ID_MAX, whole_number
 
 bp = Blueprint("events_api", __name__, url_prefix="/api/v1")
 
@@ -28,13 +28,7 @@ RETRY_MS = 1000  # how soon EventSource reconnects after the stream ends
 def _start_id(database) -> int:
     for raw in (request.headers.get("Last-Event-ID"), request.args.get("after")):
         if raw not in (None, ""):
-            try:
-                value = int(raw)
-            except ValueError:
-                raise ApiError(400, "invalid_event_id", "The event id to resume after must be a whole number.") from None
-            if value < 0:
-                raise ApiError(400, "invalid_event_id", "The event id to resume after must not be negative.")
-            return value
+            return whole_number(raw, "The event id to resume after", low=0, high=ID_MAX, code="invalid_event_id")
     with database.session() as session:
         return events.latest_id(session)
 

@@ -35,6 +35,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "login.password": ("Kata sandi", "Password"),
     "login.submit": ("Masuk", "Sign in"),
     "login.failed": ("Nama pengguna atau kata sandi salah.", "Wrong username or password."),
+    "login.locked": ("Terlalu banyak percobaan masuk yang salah; coba lagi nanti atau hubungi supervisor.",
+                     "Too many wrong sign-ins; try again later or ask a supervisor."),
     "login.expired": ("Sesi berakhir; silakan masuk lagi.", "Your session ended; please sign in again."),
     "login.signed_out": ("Anda sudah keluar.", "You are signed out."),
     # queue

@@ -56,6 +56,11 @@ class Settings:
 
     # Console
     session_minutes: int = 720
+    session_cookie_secure: bool = False
+    login_failures_per_account: int = 10
+    login_failures_per_address: int = 50
+    login_lock_minutes: int = 15
+    rate_limit_storage_url: str = ""
     tile_url: str = ""
     answer_target_10s: float = 0.90
     answer_target_15s: float = 0.90

@@ -10,6 +10,7 @@ from siaga112.errors import ApiError
 from siaga112.models import Alarm
 from siaga112.models.alarms import ALARM_SOURCES, ALARM_STATES
 from siaga112.web import db, json_body, runtime
+from siaga112.web_input import stored_id
 from routing.alarms import sms
 from routing.alarms.store import alarm_json, change_state
 
@@ -78,7 +79,7 @@ def update_alarm(alarm_id: int):
         if incident_id is not None:
             from siaga112.models import Incident
 
-            if not isinstance(incident_id, int) or session.get(Incident, incident_id) is None:
+            if stored_id(incident_id) is None or session.get(Incident, incident_id) is None:
                 raise ApiError(400, "invalid_incident", "incident_id must name an existing incident.")
         alarm.incident_id = incident_id
     try:
