@@ -40,7 +40,7 @@ def _category(runtime: Runtime, kind: str) -> str:
 
 
 def take_sos(session: Session, runtime: Runtime, body: dict, *,
-             idempotency_key: str | None = None) -> tuple[Alarm, bool]:
+             idempotency_key: str | None = None, token_id: int | None = None) -> tuple[Alarm, bool]:
     """Store one SOS and commit: (alarm, created). Raises ApiError(400) only for what the app can fix."""
     reporter_data = body.get("reporter")
     if not isinstance(reporter_data, dict):
@@ -76,5 +76,12 @@ def take_sos(session: Session, runtime: Runtime, body: dict, *,
     return commit_alarm(session, runtime, AlarmIntake(
         source="sos", kind=kind, category=_category(runtime, kind), priority=priority, lat=lat, lon=lon,
         accuracy_m=float(accuracy) if accuracy is not None else None, message=message, reporter_id=reporter.id,
-        dedupe_key=f"sos:{phone}:{idempotency_key}" if idempotency_key else None, flags=flags,
+        dedupe_key=_dedupe_key(phone, idempotency_key, token_id), flags=flags, posted_by_token_id=token_id,
     ))
+
+
+def _dedupe_key(phone: str, idempotency_key: str | None, token_id: int | None) -> str | None:
+    """A resend finds its first alarm; the key is the poster's own, so no other client can read it back."""
+    if not idempotency_key:
+        return None
+    return f"sos:t{token_id}:{phone}:{idempotency_key}" if token_id is not None else f"sos:{phone}:{idempotency_key}"

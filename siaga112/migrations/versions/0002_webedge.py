@@ -1,0 +1,32 @@
+"""alarms remember the machine token that posted them
+
+An app's token (scope alarms:write) reads back only the alarms it posted, so each alarm keeps
+the id of the token it came with (none for panels, buttons, SMS and console users).
+
+Revision ID: 0002_webedge
+Revises: 0001
+Create Date: 2026-12-07
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0002_webedge'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('alarms', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('posted_by_token_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(batch_op.f('fk_alarms_posted_by_token_id_api_tokens'), 'api_tokens',
+                                    ['posted_by_token_id'], ['id'])
+        batch_op.create_index(batch_op.f('ix_alarms_posted_by_token_id'), ['posted_by_token_id'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('alarms', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_alarms_posted_by_token_id'))
+        batch_op.drop_constraint(batch_op.f('fk_alarms_posted_by_token_id_api_tokens'), type_='foreignkey')
+        batch_op.drop_column('posted_by_token_id')
