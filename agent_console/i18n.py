@@ -74,6 +74,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "call.coordinates": ("Koordinat", "Coordinates"),
     "call.confirm": ("Konfirmasi", "Confirm"),
     "call.confirmed": ("Dikonfirmasi", "Confirmed"),
+    "call.fix_warnings": ("AML tidak lengkap, posisi tetap sah", "AML had faults, the position is sound"),
     "call.newer_fix": ("Ada lokasi lebih baru", "Newer fix available"),
     "call.manual": ("Lokasi dari ucapan penelepon", "Location from the caller's words"),
     "call.manual_add": ("Tambah", "Add"),
