@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from datetime import datetime, timezone
 from typing import Iterator
@@ -68,7 +69,10 @@ def json_text(value) -> str:
     """JSON columns' text: orjson, several times quicker than the standard encoder on the
     alarm receiver's batches. Compact; keys that are not strings are written as strings,
     as the standard encoder does."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC).decode()
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC).decode()
+    except TypeError:  # a whole number beyond 64 bits from outside: the standard encoder writes it
+        return json.dumps(value, separators=(",", ":"), default=str, allow_nan=True)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -142,6 +142,7 @@ class Subscriber:
         self._subscribers = 0
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self.closing = False  # set when the web server stops: every waiting stream wakes and ends
 
     @property
     def latest(self) -> int:
@@ -167,9 +168,16 @@ class Subscriber:
                     self._stop.set()
 
     def wait(self, seen: int, timeout: float) -> bool:
-        """Block until an event newer than `seen` is known or `timeout` passes; True if woken."""
+        """Block until an event newer than `seen` is known, `timeout` passes or streams are closing;
+        True if woken."""
         with self._condition:
-            return self._condition.wait_for(lambda: self._latest > seen, timeout=timeout)
+            return self._condition.wait_for(lambda: self._latest > seen or self.closing, timeout=timeout)
+
+    def close_streams(self) -> None:
+        """Wake every stream waiting on this subscriber, for good: the server is stopping."""
+        with self._condition:
+            self.closing = True
+            self._condition.notify_all()
 
     def stop(self) -> None:
         """Stop the watcher thread now and wait for it (for clean shutdown in tests and serve)."""

@@ -28,6 +28,10 @@ class Settings:
     secret_key: str = ""
     bind_host: str = "127.0.0.1"
     web_port: int = 8112
+    web_threads: int = 16
+    web_event_streams: int = 400
+    web_request_timeout_seconds: float = 30.0
+    web_idle_timeout_seconds: int = 120
     agi_port: int = 4573
     agi_workers: int = 1
     sia_port: int = 10112

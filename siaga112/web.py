@@ -42,6 +42,7 @@ def make_app(runtime: Runtime | None = None, test_config: dict | None = None, bl
         WTF_CSRF_CHECK_DEFAULT=False,
         WTF_CSRF_TIME_LIMIT=None,
         JSON_SORT_KEYS=False,
+        SSE_MAX_STREAMS=settings.web_event_streams,
     )
     if test_config:
         app.config.update(test_config)
@@ -168,10 +169,8 @@ def _register_error_handlers(app: Flask) -> None:
             slug = (error.name or "error").lower().replace(" ", "_")
             response = ApiError(error.code or 500, slug,
                                 messages.get(error.code, error.description or "Error.")).response()
-        if error.code == 413:
-            # The body was not read: the connection cannot carry another request, so it ends here.
-            response = app.make_response(response)
-            response.headers["Connection"] = "close"
+        # A body over the limit never reaches here under `serve`: waitress refuses it (413) before
+        # reading it and closes the connection, so no unread body is taken for the next request.
         return response
 
     @app.errorhandler(DataError)

@@ -78,6 +78,8 @@ def _locate(intake: AlarmIntake) -> tuple[float | None, float | None, dict]:
 
 
 def _jsonable(value):
+    if isinstance(value, int) and not -2**63 <= value < 2**63:
+        return str(value)[:60]  # a whole number beyond 64 bits is kept as the digits that came
     if isinstance(value, (int, str)) or value is None:
         return value
     if isinstance(value, float):
