@@ -51,11 +51,10 @@ def stream(database, subscriber: events.Subscriber, after_id: int, audience: str
     with subscriber.subscription():
         while time.monotonic() < deadline and not subscriber.closing:
             mark = subscriber.latest
-            with database.session() as session:
-                rows = events.fetch(session, cursor.floor, audience=audience)
+            rows = subscriber.read(cursor.floor, mark)  # one query shared by the streams woken together
             fresh = set(cursor.take([row.id for row in rows]))
             for row in rows:
-                if row.id in fresh:
+                if row.id in fresh and events.visible_to(row, audience):
                     yield format_event(row)
             if fresh and len(rows) >= 200:
                 continue
