@@ -31,7 +31,8 @@ class WebService:
         self.server = WebServer(self.app, settings.bind_host, settings.web_port,
                                 threads=settings.web_threads, event_streams=settings.web_event_streams,
                                 request_timeout=settings.web_request_timeout_seconds,
-                                idle_timeout=settings.web_idle_timeout_seconds, max_body_bytes=MAX_BODY_BYTES)
+                                idle_timeout=settings.web_idle_timeout_seconds, max_body_bytes=MAX_BODY_BYTES,
+                                trusted_proxy=settings.web_trusted_proxy)
         self.port = self.server.port
 
     def start(self) -> None:
@@ -47,7 +48,7 @@ class WebService:
         # Open event streams end first (each holds a worker), then the server stops.
         subscriber = events.subscriber(self.runtime.database)
         subscriber.close_streams()
-        self.server.stop(timeout=5)
+        self.server.stop(timeout=3)
         subscriber.stop()
 
 

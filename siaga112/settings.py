@@ -32,6 +32,7 @@ class Settings:
     web_event_streams: int = 400
     web_request_timeout_seconds: float = 30.0
     web_idle_timeout_seconds: int = 120
+    web_trusted_proxy: str = ""
     agi_port: int = 4573
     agi_workers: int = 1
     sia_port: int = 10112

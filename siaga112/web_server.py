@@ -60,8 +60,11 @@ class WebServer:
     """A WSGI app served on host:port by waitress, in a thread of its own, stoppable within seconds."""
 
     def __init__(self, app, host: str, port: int, *, threads: int = 16, event_streams: int = 400,
-                 request_timeout: float = 30.0, idle_timeout: int = 120, max_body_bytes: int = 1024 * 1024) -> None:
+                 request_timeout: float = 30.0, idle_timeout: int = 120, max_body_bytes: int = 1024 * 1024,
+                 trusted_proxy: str = "") -> None:
         workers = max(1, threads) + max(0, event_streams)
+        proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
+                 "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}} if trusted_proxy else {}
         self.server = _Server(
             app, host=host, port=port, threads=workers,
             # Every stream and a margin for API clients and browsers' parallel requests.
@@ -75,6 +78,7 @@ class WebServer:
             clear_untrusted_proxy_headers=True,
             ident="siaga112",
             expose_tracebacks=False,
+            **proxy,
         )
         self.server.request_timeout = float(request_timeout)
         self.port = self.server.effective_port

@@ -153,3 +153,26 @@ def test_serve_stops_within_seconds_with_event_streams_open(serve_web):
             assert _read_to_close(sock, timeout=5).endswith(b"\r\n")  # the stream ended, not hung
         except ConnectionResetError:
             pass
+
+
+def test_behind_a_trusted_proxy_the_client_address_is_the_forwarded_one(serve_web, database):
+    from sqlalchemy import select
+
+    from siaga112.models import AuditEntry
+
+    service, _headers = serve_web(web_trusted_proxy="127.0.0.1")
+    connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=5)
+    page = connection.request("GET", "/login") or connection.getresponse()
+    cookie = page.getheader("Set-Cookie").split(";")[0]
+    token = page.read().decode().split('name="csrf_token" value="')[1].split('"')[0]
+    connection.request("POST", "/login", body=f"username=nobody&password=x&csrf_token={token}",
+                       headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie,
+                                "X-Forwarded-For": "203.0.113.50", "X-Forwarded-Proto": "https",
+                                "Referer": f"https://127.0.0.1:{service.port}/login"})  # HTTPS forms are checked
+    refused = connection.getresponse()
+    refused.read()
+    connection.close()
+    assert refused.status == 401
+    assert "max-age=" in refused.getheader("Strict-Transport-Security")
+    with database.session() as session:
+        assert session.scalar(select(AuditEntry.ip).where(AuditEntry.action == "login.failed")) == "203.0.113.50"
