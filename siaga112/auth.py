@@ -21,8 +21,8 @@ from siaga112.models.people import ROLES
 # `alarms:write` is the citizen app's: it posts SOS and reads back only the alarms it posted.
 # Reading every alarm (other reporters' names and positions, banks' panic alarms) takes
 # `alarms:read`; acknowledging, closing and texting back takes `alarms:handle`.
-TOKEN_SCOPES = ("calls:read", "incidents:write", "alarms:write", "alarms:read", "alarms:handle", "units:write",
-                "aml:write", "admin")
+TOKEN_SCOPES = ("calls:read", "calls:write", "incidents:write", "alarms:write", "alarms:read", "alarms:handle",
+                "units:write", "aml:write", "admin")
 
 # What each console role may do. Machine tokens carry the contract's scopes; people get these.
 # `admin` implies every scope. Server-side checks use these, never hidden buttons.
@@ -41,6 +41,7 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
 # Reading is implied by writing for machine clients (a unit's app that writes its position may read units),
 # except alarms: the app that posts SOS must not read everyone's.
 _IMPLIED = {
+    "calls:write": {"calls:read"},
     "incidents:write": {"incidents:read"},
     "units:write": {"units:read"},
 }

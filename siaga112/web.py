@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
-from siaga112 import auth, login_throttle, web_headers, web_input
+from siaga112 import auth, i18n, login_throttle, web_headers, web_input
 from siaga112.errors import ApiError
 from siaga112.models import User
 from siaga112.runtime import Runtime
@@ -49,6 +49,7 @@ def make_app(runtime: Runtime | None = None, test_config: dict | None = None, bl
     app.extensions["siaga112"] = runtime
     app.extensions["siaga112.health_checks"] = dict(health_checks or {})
     csrf.init_app(app)
+    i18n.init_app(app, language=settings.language, zone=settings.timezone)
     web_input.init_app(app)
     web_headers.init_app(app, tile_url=settings.tile_url, public_base_url=settings.public_base_url)
     login_throttle.init_app(app, storage_url=settings.rate_limit_storage_url,

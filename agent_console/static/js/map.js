@@ -34,13 +34,13 @@ const SiagaMap = (() => {
   function unit(layer, u, highlight) {
     const color = highlight ? "#0b5cad" : u.status === "available" ? "#1e7b3a" : "#5b6773";
     const marker = L.circleMarker([u.lat, u.lon], { radius: 5, color, weight: 2, fillColor: "#fff", fillOpacity: 1 }).addTo(layer);
-    marker.bindTooltip(`${u.callsign} · ${u.agency || ""} · ${u.status}`);
+    marker.bindTooltip(`${u.callsign} · ${Siaga.word("agency", u.agency)} · ${Siaga.word("unit_kind", u.kind)} · ${Siaga.word("unit_status", u.status)}`);
     return marker;
   }
 
   function incident(layer, i) {
     const marker = L.circleMarker([i.lat, i.lon], { radius: 8, color: "#a15c00", weight: 3, fillColor: "#f0b429", fillOpacity: 0.8 }).addTo(layer);
-    marker.bindTooltip(`#${i.id} ${Siaga.category(i.category)} · ${Siaga.t(`status.${i.status}`)}`);
+    marker.bindTooltip(`#${i.id} ${Siaga.category(i.category)} · ${Siaga.word("status", i.status)}`);
     marker.on("click", () => window.location.assign(`/incidents/${i.id}`));
     return marker;
   }
