@@ -114,19 +114,15 @@ def test_event_streams_beyond_the_limit_are_refused_and_the_api_keeps_its_worker
     assert head.startswith(b"HTTP/1.1 200")
 
 
-# Refused on the declared length, before the body is read (a client sending it all would see the
-# connection reset under its unread bytes, as HTTP allows).
-@pytest.mark.parametrize("declared, sent", [(50_000_000, 1000), (1024 * 1024 + 1, 1000)])
-def test_a_body_over_the_limit_is_a_413_and_the_connection_is_closed(serve_web, declared, sent):
+# Refused on the declared length, before any of the body is read (a client that went on sending
+# would see the connection reset under its unread bytes, as TCP does).
+@pytest.mark.parametrize("declared", [50_000_000, 1024 * 1024 + 1])
+def test_a_body_over_the_limit_is_a_413_and_the_connection_is_closed(serve_web, declared):
     service, headers = serve_web()
     sock = _connect(service.port)
     auth = headers["Authorization"]
     sock.sendall(f"POST /api/v1/sos HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n"
                  f"Content-Type: application/json\r\nContent-Length: {declared}\r\n\r\n".encode())
-    try:
-        sock.sendall(b" " * sent)
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # the server may stop reading as soon as it has refused
     answer = _read_to_close(sock, timeout=10)
     assert answer.startswith(b"HTTP/1.1 413")
     assert b"Connection: close" in answer
