@@ -6,7 +6,7 @@ message kept despite a fault that leaves its position sound (a wrong `ml`, an un
 version) keeps the list of those faults, for the call view.
 
 Revision ID: 0002_webedge
-Revises: 0002_locationlink
+Revises: 0002_durable
 Create Date: 2026-12-07
 """
 from alembic import op
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = '0002_webedge'
-down_revision = '0002_locationlink'
+down_revision = '0002_durable'
 branch_labels = None
 depends_on = None
 
