@@ -222,7 +222,7 @@ def json_body() -> dict:
         try:
             web_input.loads_limited(request.get_data(cache=True))
         except web_input.JsonRefused as refused:
-            raise ApiError(400, "invalid_json", str(refused)) from None
+            raise ApiError(400, refused.code, str(refused)) from None
         except ValueError:
             pass
         raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None

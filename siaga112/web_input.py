@@ -32,18 +32,22 @@ _WHOLE = re.compile(r"[+-]?[0-9]{1,%d}" % MAX_NUMBER_DIGITS)
 
 
 class JsonRefused(ValueError):
-    """A JSON text we will not read, and why (a sentence for the client)."""
+    """A JSON text we will not read, and why (a sentence for the client, and a code)."""
+
+    def __init__(self, message: str, code: str = "json_too_deep") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _whole(text: str) -> int:
     if len(text) > MAX_NUMBER_DIGITS + 1:  # int() of thousands of digits costs quadratic time
-        raise JsonRefused(f"A number in the body has more than {MAX_NUMBER_DIGITS} digits.")
+        raise JsonRefused(f"A number in the body has more than {MAX_NUMBER_DIGITS} digits.", "json_number_too_long")
     return int(text)
 
 
 def _decimal(text: str) -> float:
     if len(text) > 400:
-        raise JsonRefused("A number in the body is too long.")
+        raise JsonRefused("A number in the body is too long.", "json_number_too_long")
     return float(text)
 
 

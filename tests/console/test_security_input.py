@@ -95,6 +95,7 @@ def test_json_nested_fifty_thousand_deep_is_a_400_that_says_so(client, make_toke
         response = client.post("/api/v1/sos", data=body, content_type="application/json",
                                headers=make_token("alarms:write"))
         assert response.status_code == 400
+        assert response.get_json()["error"]["code"] == "json_too_deep"
         assert "deeper than 32" in response.get_json()["error"]["message"]
 
 
