@@ -1,7 +1,7 @@
 """recordings keep what triage read in a transcript: matched keywords and named places
 
 Revision ID: 0002_whisper
-Revises: 0002_durable
+Revises: 0002_webedge
 Create Date: 2026-12-06
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0002_whisper'
-down_revision = '0002_durable'
+down_revision = '0002_webedge'
 branch_labels = None
 depends_on = None
 
