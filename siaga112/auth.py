@@ -15,6 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from siaga112.db import utcnow
 from siaga112.errors import ApiError
+from siaga112.i18n import Problem
 from siaga112.models import ApiToken, User
 from siaga112.models.people import ROLES
 
@@ -72,11 +73,11 @@ def create_user(session: Session, username: str, role: str, password: str, *,
                 display_name: str | None = None, phone_interface: str | None = None) -> User:
     """Make a console account; the password is kept only as a salted hash."""
     if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        raise Problem(f"role must be one of {', '.join(ROLES)}", "sv.admin.bad_role")
     if len(password) < 8:
-        raise ValueError("a password needs at least 8 characters")
+        raise Problem("a password needs at least 8 characters", "sv.admin.short_password")
     if session.scalar(select(User).where(User.username == username)):
-        raise ValueError(f"user {username!r} exists already")
+        raise Problem(f"user {username!r} exists already", "sv.admin.user_exists", user=username)
     user = User(username=username, role=role, password_hash=hash_password(password),
                 display_name=display_name or username, phone_interface=phone_interface or None)
     session.add(user)
