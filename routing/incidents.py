@@ -24,6 +24,7 @@ from siaga112.db import iso, utcnow
 from siaga112.models import Alarm, Call, Incident, IncidentEvent, LocationFix, Unit
 from siaga112.models.incidents import INCIDENT_STATES, IncidentUnit, Notification
 from siaga112.runtime import Runtime
+from siaga112.storable import clean
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ def create_incident(runtime: Runtime, session: Session, *, category, description
         note_on_decision(decision, where.geocoded, address)
     jurisdiction = decision["jurisdiction"]
     incident = Incident(
-        category=decision["category"], description=(description or "")[:MAX_DESCRIPTION] or None,
+        category=decision["category"], description=clean(description, MAX_DESCRIPTION, multiline=True),
         status="new", priority=decision["priority"], lat=where.lat, lon=where.lon,
         address=address[:300] if address else None, kecamatan=jurisdiction["kecamatan"],
         kelurahan=jurisdiction["kelurahan"], police_sector=jurisdiction["police_sector"],

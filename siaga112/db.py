@@ -15,6 +15,8 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from siaga112.storable import storable_json, storable_values
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -67,8 +69,13 @@ def iso(value: datetime | None) -> str | None:
 def json_text(value) -> str:
     """JSON columns' text: orjson, several times quicker than the standard encoder on the
     alarm receiver's batches. Compact; keys that are not strings are written as strings,
-    as the standard encoder does."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC).decode()
+    as the standard encoder does. Text from outside is made storable (`siaga112.storable`):
+    a NUL is kept as the text `\\x00`, a lone surrogate as `\\udXXX`."""
+    try:
+        document = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC)
+    except TypeError:  # orjson refuses lone surrogates: escape them and try again
+        document = orjson.dumps(storable_values(value), option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC)
+    return storable_json(document.decode())
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

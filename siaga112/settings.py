@@ -46,6 +46,9 @@ class Settings:
     repeat_call_window_minutes: int = 10
     agi_env_timeout_seconds: float = 5.0
     agi_command_timeout_seconds: float = 120.0
+    ivr_db_timeout_seconds: float = 0.8
+    journal_dir: str = ""
+    disk_warning_free_percent: float = 10.0
 
     # Speech
     vosk_model: str = ""
@@ -115,6 +118,8 @@ class Settings:
             self.database_url = f"sqlite:///{self.data_path / 'siaga112.db'}"
         if not self.recordings_dir:
             self.recordings_dir = str(self.data_path / "recordings")
+        if not self.journal_dir:
+            self.journal_dir = str(self.data_path / "journal")
         if not self.evidence_dir:
             self.evidence_dir = str(self.data_path / "evidence")
         if not self.routing_rules:

@@ -23,6 +23,7 @@ from siaga112.db import iso, utcnow
 from siaga112.errors import ApiError
 from siaga112.models import Alarm, AlarmSite, ButtonEvent
 from siaga112.runtime import Runtime
+from siaga112.storable import evidence
 from routing.alarms.store import PRIORITY_TOP, AlarmIntake, alarm_json, take_alarm
 from routing.alarms.supervision import clear_offline
 
@@ -101,7 +102,9 @@ def receive(session: Session, runtime: Runtime, body: bytes, timestamp: str | No
         raise ApiError(404, "unknown_device", "No button is registered with this device id.")
     _check_signature(site, timestamp, signature, body, time.time() if now is None else now)
     _validate(data)
-    event_id = data["event_id"].strip()
+    # The device's own words, kept exactly (escaped where a database could not hold them): the
+    # same event resent must find its first answer, and two different ones must not meet.
+    event_id = evidence(data["event_id"].strip())
     first = _first_answer(session, site.id, event_id)
     if first is not None:
         return 200, first
@@ -112,7 +115,7 @@ def receive(session: Session, runtime: Runtime, body: bytes, timestamp: str | No
         alarm, _ = take_alarm(session, runtime, AlarmIntake(
             source="button", kind=ALARM_KINDS[kind], category=ALARM_KINDS[kind], priority=PRIORITY_TOP,
             lat=site.lat, lon=site.lon, site_id=site.id, dedupe_key=f"button:{site.id}:{event_id}",
-            message=f"{site.name}: {kind} button", raw=body.decode("utf-8", errors="replace"),
+            message=f"{site.name}: {kind} button", raw=evidence(body.decode("utf-8", errors="replace")),
             flags={"silent": True} if kind == "duress" else {},
         ))
         result.update(result="alarm", alarm=alarm_json(session, alarm))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -21,7 +22,7 @@ CONTRACT_FIELDS = {
 
 def add_call(database, **values) -> int:
     now = utcnow()
-    defaults = dict(uniqueid="1.1", state="queued", priority=5, started_at=now, queued_at=now)
+    defaults = dict(uniqueid=f"1.{uuid.uuid4().hex[:12]}", state="queued", priority=5, started_at=now, queued_at=now)
     with database.session() as session:
         call = Call(**{**defaults, **values})
         session.add(call)
