@@ -28,6 +28,11 @@ class Settings:
     secret_key: str = ""
     bind_host: str = "127.0.0.1"
     web_port: int = 8112
+    web_threads: int = 16
+    web_event_streams: int = 400
+    web_request_timeout_seconds: float = 30.0
+    web_idle_timeout_seconds: int = 120
+    web_trusted_proxy: str = ""
     agi_port: int = 4573
     agi_workers: int = 1
     sia_port: int = 10112
@@ -59,6 +64,11 @@ class Settings:
 
     # Console
     session_minutes: int = 720
+    session_cookie_secure: bool = False
+    login_failures_per_account: int = 10
+    login_failures_per_address: int = 50
+    login_lock_minutes: int = 15
+    rate_limit_storage_url: str = ""
     tile_url: str = ""
     answer_target_10s: float = 0.90
     answer_target_15s: float = 0.90

@@ -48,7 +48,10 @@
       const action = confirmed
         ? el("strong", { class: "confirmed-label" }, `✔ ${t("call.confirmed")}`)
         : el("button", { type: "button", class: "small", dataset: { fixId: fix.id }, onclick: () => confirmFix(fix.id) }, t("call.confirm"));
-      const source = el("span", {}, Siaga.word("fix_source", fix.source), fix.note ? el("div", { class: "line2" }, fix.note) : null);
+      const warnings = (fix.warnings || []).length
+        ? el("div", { class: "line2 fix-warning", title: fix.warnings.join("\n") }, `⚠ ${t("call.fix_warnings")}: ${fix.warnings.join("; ")}`)
+        : null;
+      const source = el("span", {}, Siaga.word("fix_source", fix.source), fix.note ? el("div", { class: "line2" }, fix.note) : null, warnings);
       return el("tr", { class: [confirmed ? "confirmed" : "", newer ? "newer" : ""].join(" ").trim() || null, dataset: { fixId: fix.id } },
         el("td", {}, source),
         el("td", {}, el("code", { class: "coords" }, coords), " ", Siaga.copyButton(coords)),
