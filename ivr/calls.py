@@ -123,7 +123,7 @@ class OpenCall:
                 call.prank_suspect = caller in pranks
                 for aml in waiting_aml.pop(caller, []):  # the caller's first call in the batch takes them
                     fixes.append(Fix("aml", aml.lat, aml.lon, aml.accuracy_m, aml.observed_at,
-                                     {"aml_id": aml.id, "positioning_method": aml.positioning_method}))
+                                     _aml_detail(aml.id, aml.positioning_method, aml.warnings)))
                     aml_rows.append({"b_id": aml.id, "b_call_id": call_id})
             fix_rows.extend(_fix_row(call_id, fix, now) for fix in fixes)
             call.fix_count = len(fixes)
@@ -258,7 +258,7 @@ _EARLIER_CALLS = (select(CALLS.c.caller, func.count()).where(
 _REPORTERS = select(Reporter.phone, Reporter.strikes, Reporter.blocked).where(
     Reporter.phone.in_(bindparam("phones", expanding=True)))
 _WAITING_AML = (select(AML.c.id, AML.c.caller, AML.c.lat, AML.c.lon, AML.c.accuracy_m, AML.c.observed_at,
-                       AML.c.positioning_method)
+                       AML.c.positioning_method, AML.c.warnings)
                 .where(AML.c.caller.in_(bindparam("callers", expanding=True)), AML.c.call_id.is_(None),
                        AML.c.received_at >= bindparam("since")).order_by(AML.c.id))
 _INSERT_CALL = insert(CALLS).returning(CALLS.c.id, CALLS.c.uniqueid)
@@ -349,6 +349,14 @@ def end_call(session: Session, call_id: int, *, at: datetime | None = None) -> s
 LIVE_CALL_AGE = timedelta(hours=2)
 
 
+def _aml_detail(aml_id: int, method: str | None, warnings: list | None) -> dict:
+    """A fix's detail from its AML message; `warnings` (faults that left the position sound) only when any."""
+    detail = {"aml_id": aml_id, "positioning_method": method}
+    if warnings:
+        detail["warnings"] = list(warnings)
+    return detail
+
+
 def store_aml(session: Session, report) -> int | None:
     """Keep an AML message and attach its fix to the caller's live call; return that call's id.
 
@@ -367,10 +375,10 @@ def store_aml(session: Session, report) -> int | None:
     aml_id = session.execute(insert(AML).values(
         caller=report.caller, lat=report.lat, lon=report.lon, accuracy_m=report.accuracy_m,
         positioning_method=report.positioning_method, observed_at=report.observed_at, received_at=now,
-        raw=report.raw, call_id=call_id).returning(AML.c.id)).scalar_one()
+        raw=report.raw, call_id=call_id, warnings=report.warnings or None).returning(AML.c.id)).scalar_one()
     if call_id is not None:
+        detail = {**_aml_detail(aml_id, report.positioning_method, report.warnings), "form": report.form}
         add_fixes(session, call_id, [Fix("aml", report.lat, report.lon, report.accuracy_m, report.observed_at,
-                                         {"aml_id": aml_id, "positioning_method": report.positioning_method,
-                                          "form": report.form})], now=now)
+                                         detail)], now=now)
         events.publish(session, "call.updated", {"id": call_id, "location_source": "aml"})
     return call_id

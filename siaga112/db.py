@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from datetime import datetime, timezone
 from typing import Iterator
@@ -72,10 +73,14 @@ def json_text(value) -> str:
     as the standard encoder does. Text from outside is made storable (`siaga112.storable`):
     a NUL is kept as the text `\\x00`, a lone surrogate as `\\udXXX`."""
     try:
-        document = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC)
-    except TypeError:  # orjson refuses lone surrogates: escape them and try again
-        document = orjson.dumps(storable_values(value), option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC)
-    return storable_json(document.decode())
+        document = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC).decode()
+    except TypeError:  # orjson refuses lone surrogates and whole numbers beyond 64 bits
+        value = storable_values(value)
+        try:
+            document = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC).decode()
+        except TypeError:  # a number beyond 64 bits from outside: the standard encoder writes it
+            document = json.dumps(value, separators=(",", ":"), default=str, allow_nan=True)
+    return storable_json(document)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -43,19 +43,20 @@ def _category(runtime: Runtime, kind: str) -> str:
         return DEFAULT_KIND
 
 
-def _dedupe_key(phone: str, idempotency_key: str | None) -> str | None:
+def _dedupe_key(phone: str, idempotency_key: str | None, token_id: int | None = None) -> str | None:
     """The key a resent SOS finds its first alarm by; a long or odd Idempotency-Key is hashed, so
-    two different keys can never meet in the column's 200 characters."""
+    two different keys can never meet in the column's 200 characters. The key is the poster's
+    own (its token's), so no other client can read an alarm back by guessing it."""
     if not idempotency_key:
         return None
     key = evidence(idempotency_key)
     if len(key) > 120:
         key = "sha256:" + hashlib.sha256(idempotency_key.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"sos:{phone}:{key}"
+    return f"sos:t{token_id}:{phone}:{key}" if token_id is not None else f"sos:{phone}:{key}"
 
 
 def take_sos(session: Session, runtime: Runtime, body: dict, *,
-             idempotency_key: str | None = None) -> tuple[Alarm, bool]:
+             idempotency_key: str | None = None, token_id: int | None = None) -> tuple[Alarm, bool]:
     """Store one SOS and commit: (alarm, created). Raises ApiError(400) only for what the app can fix."""
     reporter_data = body.get("reporter")
     if not isinstance(reporter_data, dict):
@@ -91,5 +92,7 @@ def take_sos(session: Session, runtime: Runtime, body: dict, *,
     return commit_alarm(session, runtime, AlarmIntake(
         source="sos", kind=kind, category=_category(runtime, kind), priority=priority, lat=lat, lon=lon,
         accuracy_m=float(accuracy) if accuracy is not None else None, message=message, reporter_id=reporter.id,
-        dedupe_key=_dedupe_key(phone, idempotency_key), flags=flags,
+        dedupe_key=_dedupe_key(phone, idempotency_key, token_id), flags=flags, posted_by_token_id=token_id,
     ))
+
+

@@ -87,3 +87,5 @@ class AmlMessage(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     raw: Mapped[str] = mapped_column(Text)
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    # Faults that leave the position sound (a wrong `ml`, an unknown version): kept, and shown.
+    warnings: Mapped[list | None] = mapped_column(JSON)
