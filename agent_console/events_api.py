@@ -8,6 +8,7 @@ newest event. Screen-pops carry an audience and go only to that user.
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 from flask import Blueprint, Response, current_app, g, request, stream_with_context
@@ -17,6 +18,7 @@ from siaga112.auth import require
 from siaga112.db import iso
 from siaga112.errors import ApiError
 from siaga112.web import runtime
+from siaga112.web_input import ID_MAX, whole_number
 
 bp = Blueprint("events_api", __name__, url_prefix="/api/v1")
 
@@ -28,13 +30,7 @@ RETRY_MS = 1000  # how soon EventSource reconnects after the stream ends
 def _start_id(database) -> int:
     for raw in (request.headers.get("Last-Event-ID"), request.args.get("after")):
         if raw not in (None, ""):
-            try:
-                value = int(raw)
-            except ValueError:
-                raise ApiError(400, "invalid_event_id", "The event id to resume after must be a whole number.") from None
-            if value < 0:
-                raise ApiError(400, "invalid_event_id", "The event id to resume after must not be negative.")
-            return value
+            return whole_number(raw, "The event id to resume after", low=0, high=ID_MAX, code="invalid_event_id")
     with database.session() as session:
         return events.latest_id(session)
 
@@ -46,6 +42,15 @@ def format_event(event) -> str:
     return f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n"
 
 
+def _wire(event) -> bytes:
+    """format_event's bytes, made once per event: the rows of a shared read are the same objects
+    for every stream that reads them, so 300 streams encode an event once, not 300 times."""
+    text = getattr(event, "_sse_wire", None)
+    if text is None:
+        text = event._sse_wire = format_event(event).encode("utf-8")
+    return text
+
+
 def stream(database, subscriber: events.Subscriber, after_id: int, audience: str | None, *,
            heartbeat: float, lifetime: float):
     """Yield SSE text: events as they are published, a heartbeat comment when there are none."""
@@ -53,18 +58,31 @@ def stream(database, subscriber: events.Subscriber, after_id: int, audience: str
     deadline = time.monotonic() + lifetime
     yield f"retry: {RETRY_MS}\n: connected\n\n"
     with subscriber.subscription():
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not subscriber.closing:
             mark = subscriber.latest
-            with database.session() as session:
-                rows = events.fetch(session, cursor.floor, audience=audience)
+            rows = subscriber.read(cursor.floor, mark)  # one query shared by the streams woken together
             fresh = set(cursor.take([row.id for row in rows]))
             for row in rows:
-                if row.id in fresh:
-                    yield format_event(row)
+                if row.id in fresh and events.visible_to(row, audience):
+                    yield _wire(row)
             if fresh and len(rows) >= 200:
                 continue
             if not subscriber.wait(mark, timeout=min(heartbeat, max(0.0, deadline - time.monotonic()))):
                 yield ": heartbeat\n\n"
+
+
+def _stream_slots() -> threading.BoundedSemaphore:
+    """How many streams may be open at once: each holds a server worker for its lifetime."""
+    app = current_app._get_current_object()
+    slots = app.extensions.get("siaga112.event_stream_slots")
+    if slots is None:
+        with _SLOTS_LOCK:
+            slots = app.extensions.setdefault(
+                "siaga112.event_stream_slots", threading.BoundedSemaphore(app.config.get("SSE_MAX_STREAMS", 400)))
+    return slots
+
+
+_SLOTS_LOCK = threading.Lock()
 
 
 @bp.get("/events")
@@ -72,6 +90,13 @@ def stream(database, subscriber: events.Subscriber, after_id: int, audience: str
 def event_stream():
     database = runtime().database
     after_id = _start_id(database)
+    slots = _stream_slots()
+    if not slots.acquire(blocking=False):
+        # The API keeps its own workers: a stream beyond the limit is refused, and the browser retries.
+        error = ApiError(503, "too_many_streams", "Too many consoles are connected; retrying shortly.")
+        response, status = error.response()
+        response.headers["Retry-After"] = "5"
+        return response, status
     audience = g.principal.name if g.principal.kind == "user" else None
     body = stream(
         database, events.subscriber(database), after_id, audience,
@@ -79,6 +104,7 @@ def event_stream():
         lifetime=current_app.config.get("SSE_STREAM_SECONDS", STREAM_SECONDS),
     )
     response = Response(stream_with_context(body), mimetype="text/event-stream")
+    response.call_on_close(slots.release)
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
     return response

@@ -7,14 +7,17 @@ script; these views only render what is stored.
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
+
 from sqlalchemy import select
 
-from agent_console import present
+from agent_console import i18n, present
 from agent_console.pages import page
+from routing.explain import explain
 from siaga112 import events
 from siaga112.models import Alarm, Call, Incident
 from siaga112.models.incidents import INCIDENT_STATES
 from siaga112.web import db, runtime
+from siaga112.web_input import is_record_id
 
 bp = Blueprint("incidents", __name__)
 
@@ -26,8 +29,10 @@ def _rules():
 
 
 def categories() -> list[dict]:
-    """The categories the routing rules know, with their labels, for the form's choice."""
-    return [{"name": name, "label": rule.label} for name, rule in sorted(_rules().categories.items())]
+    """The categories the routing rules know, in the viewer's words, for the form's choice (sorted as read)."""
+    named = [{"name": name, "label": i18n.word("category", name, fallback=rule.label)}
+             for name, rule in _rules().categories.items()]
+    return sorted(named, key=lambda c: c["label"].casefold())
 
 
 def resolve_category(alias: str | None) -> str | None:
@@ -51,7 +56,8 @@ def _prefill_from_call(call: Call) -> dict:
 def _prefill_from_alarm(alarm: Alarm) -> dict:
     detail = present.alarm_json(db(), alarm)
     where = (detail.get("site") or {}).get("name") or (detail.get("reporter") or {}).get("name") or ""
-    description = " — ".join(part for part in (f"{alarm.source.upper()} {alarm.kind}", where, alarm.message or "") if part)
+    what = f"{i18n.word('alarm_source', alarm.source)}: {i18n.word('alarm_kind', alarm.kind)}"
+    description = " — ".join(part for part in (what, where, alarm.message or "") if part)
     return {"category": resolve_category(alarm.kind) or resolve_category(alarm.source),
             "priority": alarm.priority, "lat": alarm.lat, "lon": alarm.lon, "description": description,
             "call_ids": [], "alarm_ids": [alarm.id]}
@@ -72,13 +78,13 @@ def new():
     source = None
     prefill = {"category": None, "priority": 5, "lat": None, "lon": None, "description": "",
                "call_ids": [], "alarm_ids": []}
-    if request.args.get("call", "").isdigit():
-        source = db().get(Call, int(request.args["call"]))
+    if request.args.get("call"):
+        source = db().get(Call, int(request.args["call"])) if is_record_id(request.args["call"]) else None
         if source is None:
             abort(404)
         prefill = _prefill_from_call(source)
-    elif request.args.get("alarm", "").isdigit():
-        source = db().get(Alarm, int(request.args["alarm"]))
+    elif request.args.get("alarm"):
+        source = db().get(Alarm, int(request.args["alarm"])) if is_record_id(request.args["alarm"]) else None
         if source is None:
             abort(404)
         prefill = _prefill_from_alarm(source)
@@ -98,7 +104,8 @@ def show(incident_id: int):
     alarms = db().scalars(select(Alarm).where(Alarm.incident_id == incident.id).order_by(Alarm.received_at))
     return render_template(
         "incidents/show.html", after=after, incident=incident, summary=present.incident_summary(incident),
-        routing=incident.routing or {}, history=incident.history,
+        routing=incident.routing or {}, timeline=present.timeline(incident),
+        warnings=present.routing_warnings(incident.routing), explanation=explain(incident.routing),
         assignments=getattr(incident, "assignments", []), calls=present.calls_json(db(), list(calls)),
         alarms=[present.alarm_json(db(), a) for a in alarms], states=INCIDENT_STATES,
         tile_url=runtime().settings.tile_url)

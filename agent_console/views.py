@@ -6,7 +6,7 @@ and templates live in `templates/<area>/`); the list below is the only place the
 
 from __future__ import annotations
 
-from flask import Blueprint, g
+from flask import Blueprint, g, render_template
 
 from agent_console import i18n, nav
 
@@ -38,9 +38,20 @@ def _frame():
         "lang": lang,
         "t": lambda key, **params: i18n.translate(key, lang, **params),
         "word": lambda prefix, code: i18n.word(prefix, code, lang),
+        "worded": lambda pairs, prefix: [(i18n.word(prefix, code, lang) if code else code, n) for code, n in pairs],
         "user": g.get("user"),
         "principal": principal,
         "nav_entries": nav.entries_for(principal),
         "js_messages": i18n.catalogue(lang),
         "timezone": i18n.zone().key,
     }
+
+
+def error_page(status: int, text: str):
+    """A failed page in the console's frame and the viewer's language (the frame calls it)."""
+    return render_template("error.html", status=status, text=text), status
+
+
+@bp.record_once
+def _set_error_page(state) -> None:
+    state.app.extensions["siaga112.error_page"] = error_page

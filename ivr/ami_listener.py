@@ -163,7 +163,7 @@ class CallEvents:
             call_id, _priority = self._ensure(message)
         interface = clean_text(message.get("Interface"), 200)
         with self.runtime.database.session() as session:
-            agent = answer_call(session, call_id, interface, now=_when(message))
+            agent = answer_call(session, call_id, interface, at=_when(message))
         log.info("call %s answered on %s by %s", call_id, interface, agent or "no console user")
 
     def on_hangup(self, message: Message) -> None:
@@ -173,7 +173,7 @@ class CallEvents:
         if call_id is None:
             return  # a call-taker's leg, a call-back, anything that is not a 112 caller
         with self.runtime.database.session() as session:
-            state = end_call(session, call_id, now=_when(message))
+            state = end_call(session, call_id, at=_when(message))
         log.info("call %s ended: %s", call_id, state)
         if call is not None and call.transcribing:
             self.hooks.statement_ended(call_id, call.statement)

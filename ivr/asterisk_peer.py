@@ -533,31 +533,56 @@ class _AudioFile:
                 old.seek(self.header)
                 kept = old.read(keep_samples * 2)
         self._file = open(path, "wb")
-        if wav:
-            self._file.write(_wav_header(0))
-        self._file.write(kept)
-        self._file.flush()
         self.samples = len(kept) // 2
+        try:
+            if wav:
+                self._file.write(_wav_header(0))
+            self._file.write(kept)
+            self._file.flush()
+        except OSError as error:
+            self._fail(error)
+
+    # A full disk does not stop a call: Asterisk logs the failed write and the channel goes on,
+    # leaving the file as far as it got. So does this peer.
+    failed = False
 
     def append(self, samples: np.ndarray, *, flush: bool = True) -> None:
-        self._file.write(samples.astype("<i2").tobytes())
+        if self.failed:
+            return
+        try:
+            self._file.write(samples.astype("<i2").tobytes())
+            if flush:
+                self._file.flush()
+        except OSError as error:
+            self._fail(error)
+            return
         self.samples += len(samples)
-        if flush:
-            self._file.flush()
 
     def truncate(self, samples: int) -> None:
         self.samples = max(0, min(samples, self.samples))
-        self._file.seek(self.header + self.samples * 2)
-        self._file.truncate()
-        self._file.flush()
+        try:
+            self._file.seek(self.header + self.samples * 2)
+            self._file.truncate()
+            self._file.flush()
+        except OSError as error:
+            self._fail(error)
 
     def close(self) -> None:
         if self._file.closed:
             return
-        if self.wav:
-            self._file.seek(0)
-            self._file.write(_wav_header(self.samples * 2))
-        self._file.close()
+        try:
+            if self.wav:
+                self._file.seek(0)
+                self._file.write(_wav_header(self.samples * 2))
+            self._file.close()
+        except OSError as error:
+            self._fail(error)
+            with suppress(OSError):
+                self._file.close()
+
+    def _fail(self, error: OSError) -> None:
+        self.failed = True
+        log.warning("cannot write %s: %s (the call goes on)", self.path, error)
 
 
 def _wav_header(data_bytes: int) -> bytes:

@@ -45,6 +45,7 @@ class NewCall:
     ivr_step: str
     fixes: list[Fix] = field(default_factory=list)
     cell: CellId | None = None
+    started_at: datetime | None = None  # when Asterisk handed over the call; None: now
     # When Asterisk answered the call (SIAGA_ANSWERED_AT), if the dialplan said; the call's
     # `started_at` and `pbx_answered_at`, where its answer time counts from.
     answered_at: datetime | None = None
@@ -52,9 +53,11 @@ class NewCall:
 
 @dataclass
 class OpenedCall:
-    """The new record's id, and what the database knew about its caller."""
+    """The new record's id, and what the database knew about its caller.
 
-    id: int
+    `id` is None when the call could not be stored yet (it waits in the call journal)."""
+
+    id: int | None
     repeat_count: int = 0
     prank_suspect: bool = False
     fix_count: int = 0
@@ -75,6 +78,7 @@ class IvrOutcome:
     recordings: dict[str, str] = field(default_factory=dict)  # kind -> path Asterisk writes
     summary: dict = field(default_factory=dict)
     priority: int = BASE  # set by finish_ivr
+    at: datetime | None = None  # when the IVR let the caller go; None: now
 
 
 @dataclass
@@ -111,7 +115,7 @@ class OpenCall:
             "uniqueid": job.new.uniqueid[:64], "channel": (job.new.channel or "")[:200] or None,
             "caller": job.new.caller, "caller_raw": job.new.caller_raw, "caller_name": job.new.caller_name,
             "state": "ivr", "priority": BASE, "ivr_step": job.new.ivr_step,
-            "started_at": job.new.answered_at or now, "pbx_answered_at": job.new.answered_at,
+            "started_at": job.new.answered_at or job.new.started_at or now, "pbx_answered_at": job.new.answered_at,
         } for job in fresh]
         fresh_ids = iter(_insert_calls(session, rows) if rows else [])
         ids = [known[job.new.uniqueid[:64]] if job.new.uniqueid[:64] in known else next(fresh_ids) for job in jobs]
@@ -138,7 +142,7 @@ class OpenCall:
                 call.prank_suspect = caller in pranks
                 for aml in waiting_aml.pop(caller, []):  # the caller's first call in the batch takes them
                     fixes.append(Fix("aml", aml.lat, aml.lon, aml.accuracy_m, aml.observed_at,
-                                     {"aml_id": aml.id, "positioning_method": aml.positioning_method}))
+                                     _aml_detail(aml.id, aml.positioning_method, aml.warnings)))
                     aml_rows.append({"b_id": aml.id, "b_call_id": call_id})
             fix_rows.extend(_fix_row(call_id, fix, now) for fix in fixes)
             call.fix_count = len(fixes)
@@ -233,18 +237,19 @@ class FinishIvr:
             if job.call_id not in in_ivr:
                 continue
             queued = outcome.state == "queued"
+            at = outcome.at or now
             updates.append({
                 "b_id": job.call_id, "b_state": outcome.state, "b_priority": priority, "b_ivr_step": outcome.ivr_step,
                 "b_service_choice": outcome.service_choice, "b_silent": outcome.silent,
                 "b_silent_emergency": outcome.silent_emergency, "b_prank_suspect": outcome.prank_suspect,
                 "b_repeat_count": outcome.repeat_count,
                 "b_ivr_error": outcome.ivr_error[:300] if outcome.ivr_error else None,
-                "b_queued_at": now if queued else None, "b_ended_at": None if queued else now,
+                "b_queued_at": at if queued else None, "b_ended_at": None if queued else at,
             })
             summary = dict(outcome.summary, id=job.call_id, state=outcome.state, priority=priority,
                            priority_reasons=reasons, service_choice=outcome.service_choice,
                            prank_suspect=outcome.prank_suspect, silent_emergency=outcome.silent_emergency,
-                           queued_at=iso(now) if queued else None, ended_at=None if queued else iso(now))
+                           queued_at=iso(at) if queued else None, ended_at=None if queued else iso(at))
             notices.append(("call.queued" if queued else "call.ended", summary, None))
         if updates:
             session.execute(_FINISH_CALL, updates)
@@ -314,7 +319,7 @@ _EARLIER_CALLS = (select(CALLS.c.caller, func.count()).where(
 _REPORTERS = select(Reporter.phone, Reporter.strikes, Reporter.blocked).where(
     Reporter.phone.in_(bindparam("phones", expanding=True)))
 _WAITING_AML = (select(AML.c.id, AML.c.caller, AML.c.lat, AML.c.lon, AML.c.accuracy_m, AML.c.observed_at,
-                       AML.c.positioning_method)
+                       AML.c.positioning_method, AML.c.warnings)
                 .where(AML.c.caller.in_(bindparam("callers", expanding=True)), AML.c.call_id.is_(None),
                        AML.c.received_at >= bindparam("since")).order_by(AML.c.id))
 _LIVE_BY_UNIQUEID = (select(CALLS.c.uniqueid, func.max(CALLS.c.id))
@@ -359,13 +364,14 @@ def interface_variants(interface: str) -> list[str]:
     return list(dict.fromkeys([raw, base, base + "/n"]))
 
 
-def answer_call(session: Session, call_id: int, interface: str | None, *, now=None) -> str | None:
+def answer_call(session: Session, call_id: int, interface: str | None, *, at: datetime | None = None) -> str | None:
     """Mark the call answered by the console user whose phone interface took it; return that username.
 
-    `now` is when the call-taker answered (an AMI event's time stamp), now by default. Told twice
-    of the same answer (a listener that reconnected), it changes nothing the second time.
+    `at` is when it was answered (an AMI event's time stamp, or an answer written later from the
+    call journal), now by default. Told twice of the same answer (a listener that reconnected), it
+    changes nothing the second time.
     """
-    now = now or utcnow()
+    now = at or utcnow()
     agent = None
     if interface:
         agent = session.execute(select(User.id, User.username).where(
@@ -395,10 +401,10 @@ def answer_call(session: Session, call_id: int, interface: str | None, *, now=No
     return agent.username if agent else None
 
 
-def end_call(session: Session, call_id: int, *, now=None) -> str | None:
+def end_call(session: Session, call_id: int, *, at: datetime | None = None) -> str | None:
     """Close the call: `completed` if a call-taker answered it, else `abandoned`. Safe to run twice.
 
-    `now` is when it ended (an AMI Hangup's time stamp), now by default."""
+    `at` is when it ended (an AMI Hangup's time stamp, or the call journal's), now by default."""
     current = session.execute(select(CALLS.c.state, CALLS.c.answered_at, CALLS.c.ended_at)
                               .where(CALLS.c.id == call_id)).first()
     if current is None:
@@ -406,7 +412,7 @@ def end_call(session: Session, call_id: int, *, now=None) -> str | None:
     if current.state in FINAL_STATES and current.ended_at is not None:
         return current.state  # already closed (by the IVR seeing the hang-up, or an earlier run)
     state = "completed" if current.answered_at is not None else "abandoned"
-    now = now or utcnow()
+    now = at or utcnow()
     session.execute(update(CALLS).where(CALLS.c.id == call_id).values(
         state=state, ended_at=current.ended_at or now))
     events.publish(session, "call.ended", {"id": call_id, "state": state, "ended_at": iso(current.ended_at or now)})
@@ -414,6 +420,14 @@ def end_call(session: Session, call_id: int, *, now=None) -> str | None:
 
 
 LIVE_CALL_AGE = timedelta(hours=2)
+
+
+def _aml_detail(aml_id: int, method: str | None, warnings: list | None) -> dict:
+    """A fix's detail from its AML message; `warnings` (faults that left the position sound) only when any."""
+    detail = {"aml_id": aml_id, "positioning_method": method}
+    if warnings:
+        detail["warnings"] = list(warnings)
+    return detail
 
 
 def store_aml(session: Session, report) -> int | None:
@@ -434,10 +448,10 @@ def store_aml(session: Session, report) -> int | None:
     aml_id = session.execute(insert(AML).values(
         caller=report.caller, lat=report.lat, lon=report.lon, accuracy_m=report.accuracy_m,
         positioning_method=report.positioning_method, observed_at=report.observed_at, received_at=now,
-        raw=report.raw, call_id=call_id).returning(AML.c.id)).scalar_one()
+        raw=report.raw, call_id=call_id, warnings=report.warnings or None).returning(AML.c.id)).scalar_one()
     if call_id is not None:
+        detail = {**_aml_detail(aml_id, report.positioning_method, report.warnings), "form": report.form}
         add_fixes(session, call_id, [Fix("aml", report.lat, report.lon, report.accuracy_m, report.observed_at,
-                                         {"aml_id": aml_id, "positioning_method": report.positioning_method,
-                                          "form": report.form})], now=now)
+                                         detail)], now=now)
         events.publish(session, "call.updated", {"id": call_id, "location_source": "aml"})
     return call_id

@@ -12,6 +12,10 @@ SIAGA_CALL_ID = "SIAGA_CALL_ID"
 QUEUE_PRIO = "QUEUE_PRIO"
 # The caller's service choice ("police", "fire", "medical", "disaster") or empty.
 SIAGA_SERVICE = "SIAGA_SERVICE"
+# The caller channel's uniqueid, set (inherited, `__`) only when something of the call waits in
+# the call journal: `agent-connected` on the call-taker's leg keeps its answer behind it.
+SIAGA_UNIQUEID_INHERITED = "__SIAGA_UNIQUEID"
+SIAGA_UNIQUEID = "SIAGA_UNIQUEID"
 
 # --- Set by the dialplan before the intake (config/asterisk/extensions.conf) ------------
 # When Asterisk answered the 112 call, UTC epoch seconds with milliseconds ("1795346546.123"):

@@ -19,11 +19,13 @@ from routing.geo import EARTH_RADIUS_M, haversine_m, validate_point
 from routing.rules import RulesError
 from routing.service import engine_for
 from routing.units import find_unit, unit_to_dict
-from siaga112 import audit, events
+from siaga112 import audit, events, i18n
 from siaga112.db import iso, utcnow
 from siaga112.models import Alarm, Call, Incident, IncidentEvent, LocationFix, Unit
 from siaga112.models.incidents import INCIDENT_STATES, IncidentUnit, Notification
 from siaga112.runtime import Runtime
+from siaga112.storable import clean
+from siaga112.web_input import ID_MAX
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +48,9 @@ MAX_DESCRIPTION = 4000
 class IncidentProblem(ValueError):
     """A request about an incident that cannot be done; status and code say how to answer it."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, /, *, words: dict | None = None, **params) -> None:
         self.status, self.code, self.message = status, code, message
+        self.words = words or i18n.message(f"error.{code}", **params)  # the sentence in any language
         super().__init__(message)
 
 
@@ -58,6 +61,7 @@ class Where:
     source: str | None
     problem: str | None = None
     geocoded: Geocoded | None = None  # when the position is (or could not be) estimated from the address
+    notice: dict | str | None = None  # the problem as a message (siaga112.i18n), for each reader's language
 
 
 def _locate(runtime: Runtime, session: Session, location, address: str | None, calls: list[Call],
@@ -68,7 +72,8 @@ def _locate(runtime: Runtime, session: Session, location, address: str | None, c
             lat, lon = validate_point(location.get("lat"), location.get("lon"))
             return Where(lat, lon, "given")
         except ValueError as error:
-            return Where(None, None, None, f"The location given was not used: {error}")
+            return Where(None, None, None, f"The location given was not used: {error}",
+                         notice=getattr(error, "notice", str(error)))
     for alarm in alarms:
         if alarm.lat is not None and alarm.lon is not None:
             return Where(alarm.lat, alarm.lon, f"alarm {alarm.id}")
@@ -90,11 +95,13 @@ def _linked(session: Session, model, ids, label: str) -> list:
     if ids is None:
         return []
     if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-        raise IncidentProblem(400, f"invalid_{label}_ids", f"{label}_ids must be a list of whole numbers.")
-    rows = list(session.scalars(select(model).where(model.id.in_(ids)))) if ids else []
+        raise IncidentProblem(400, f"invalid_{label}_ids", f"{label}_ids must be a list of whole numbers.", field=f"{label}_ids")
+    storable = [i for i in ids if 1 <= i <= ID_MAX]  # an id the schema cannot hold names nothing
+    rows = list(session.scalars(select(model).where(model.id.in_(storable)))) if storable else []
     missing = sorted(set(ids) - {r.id for r in rows})
     if missing:
-        raise IncidentProblem(400, f"unknown_{label}s", f"There is no {label} {', '.join(map(str, missing))}.")
+        raise IncidentProblem(400, f"unknown_{label}s", f"There is no {label} {', '.join(map(str, missing))}.",
+                              ids=[str(i) for i in missing])
     return rows
 
 
@@ -118,6 +125,7 @@ def _decide_or_unrouted(runtime: Runtime, session: Session, category, where: Whe
                 "agencies": [], "recommended_units": [], "hospitals": [], "cameras": [],
                 "warnings": ["The routing rules cannot be read, so this incident is not routed: route it by hand "
                              "and tell the administrator."],
+                "notices": [i18n.message("warning.rules_unreadable")],
                 "explanation": "Not routed: the routing rules cannot be read."}
     engine.sync(session)
     return engine.decide(category, where.lat, where.lon, priority)
@@ -146,11 +154,13 @@ def create_incident(runtime: Runtime, session: Session, *, category, description
     if where.problem:
         decision["warnings"] = [w for w in decision["warnings"] if not w.startswith("No location is known yet")]
         decision["warnings"].insert(0, where.problem + " The incident is created without a position; ask for the location.")
+        decision["notices"] = [n for n in decision.get("notices", []) if n.get("id") != "warning.no_location"]
+        decision["notices"].insert(0, i18n.message("warning.position_not_used", problem=where.notice))
     elif where.geocoded is not None:
         note_on_decision(decision, where.geocoded, address)
     jurisdiction = decision["jurisdiction"]
     incident = Incident(
-        category=decision["category"], description=(description or "")[:MAX_DESCRIPTION] or None,
+        category=decision["category"], description=clean(description, MAX_DESCRIPTION, multiline=True),
         status="new", priority=decision["priority"], lat=where.lat, lon=where.lon,
         address=address[:300] if address else None, kecamatan=jurisdiction["kecamatan"],
         kelurahan=jurisdiction["kelurahan"], police_sector=jurisdiction["police_sector"],
@@ -160,10 +170,11 @@ def create_incident(runtime: Runtime, session: Session, *, category, description
     session.flush()
     for row in (*calls, *alarms):
         row.incident_id = incident.id
-    sources = [f"call {c.id}" for c in calls] + [f"alarm {a.id}" for a in alarms]
+    sources = ([i18n.message("history.source.call", id=c.id) for c in calls]
+               + [i18n.message("history.source.alarm", id=a.id) for a in alarms])
+    event = i18n.message("history.created_from", sources=sources) if sources else i18n.message("history.created")
     session.add(IncidentEvent(incident_id=incident.id, status="new", actor=actor,
-                              note="Created" + (f" from {', '.join(sources)}" if sources else ""),
-                              detail={"warnings": decision["warnings"]} if decision["warnings"] else None))
+                              detail={"event": event, **({"warnings": decision["warnings"]} if decision["warnings"] else {})}))
     session.flush()
     audit.record(session, actor or "system", "incident.created", f"incident:{incident.id}",
                  detail={"category": incident.category, "calls": [c.id for c in calls], "alarms": [a.id for a in alarms]})
@@ -174,15 +185,19 @@ def create_incident(runtime: Runtime, session: Session, *, category, description
 def change_status(runtime: Runtime, session: Session, incident: Incident, status, note=None, actor: str | None = None) -> Incident:
     """Move an incident along its allowed transitions, keeping the history and crediting reporters."""
     if status not in INCIDENT_STATES:
-        raise IncidentProblem(400, "invalid_status", f"Status must be one of {', '.join(INCIDENT_STATES)}.")
+        raise IncidentProblem(400, "invalid_status", f"Status must be one of {', '.join(INCIDENT_STATES)}.",
+                              choices=[i18n.vocab("status", s) for s in INCIDENT_STATES])
     if note is not None and not isinstance(note, str):
         raise IncidentProblem(400, "invalid_note", "note must be text.")
     if status == incident.status:
-        raise IncidentProblem(409, "same_status", f"The incident is {status} already.")
+        raise IncidentProblem(409, "same_status", f"The incident is {status} already.",
+                              status=i18n.vocab("status", status))
     if status not in TRANSITIONS[incident.status]:
         allowed = ", ".join(sorted(TRANSITIONS[incident.status])) or "none"
         raise IncidentProblem(409, "invalid_transition",
-                              f"An incident that is {incident.status} cannot become {status}; it can become: {allowed}.")
+                              f"An incident that is {incident.status} cannot become {status}; it can become: {allowed}.",
+                              status=i18n.vocab("status", incident.status), to=i18n.vocab("status", status),
+                              allowed=[i18n.vocab("status", s) for s in sorted(TRANSITIONS[incident.status])] or "–")
     if status in NOTE_REQUIRED and not (note or "").strip():
         raise IncidentProblem(400, "note_required", "Say why in a note: it is kept in the incident's history.")
     previous, now = incident.status, utcnow()
@@ -194,7 +209,9 @@ def change_status(runtime: Runtime, session: Session, incident: Incident, status
         incident.closed_at = None
     released = _release_units(session, incident, now) if status in RELEASES_UNITS else []
     session.add(IncidentEvent(incident_id=incident.id, status=status, note=(note or "").strip() or None, actor=actor,
-                              detail={"from": previous, **({"released_units": released} if released else {})}))
+                              detail={"from": previous, **({"released_units": released,
+                                                            "event": i18n.message("history.released", units=released)}
+                                                           if released else {})}))
     session.flush()
     if status in ("closed", "false_report"):
         _credit_reporters(runtime, session, incident, status == "false_report")
@@ -225,7 +242,7 @@ def reroute(runtime: Runtime, session: Session, incident: Incident, *, category=
             try:
                 lat, lon = validate_point(location.get("lat"), location.get("lon"))
             except ValueError as error:
-                raise IncidentProblem(400, "invalid_location", str(error)) from None
+                raise IncidentProblem(400, "invalid_location", str(error), words=getattr(error, "notice", None)) from None
             source = "corrected"
         if location.get("address") is not None:
             if not isinstance(location["address"], str):
@@ -255,12 +272,14 @@ def reroute(runtime: Runtime, session: Session, incident: Incident, *, category=
         note_on_decision(decision, Geocoded.from_dict(routing["geocode"]), address)  # still the estimate made before
     if kept:
         decision["warnings"].insert(0, kept)
+        decision.setdefault("notices", []).insert(0, i18n.message("warning.address_kept",
+                                                                  position=_position_notice(source)))
     incident.category, incident.priority = decision["category"], decision["priority"]
     incident.lat, incident.lon, incident.address = lat, lon, address
     incident.kecamatan, incident.kelurahan = jurisdiction["kecamatan"], jurisdiction["kelurahan"]
     incident.police_sector, incident.routing, incident.updated_at = jurisdiction["police_sector"], decision, utcnow()
-    session.add(IncidentEvent(incident_id=incident.id, status=incident.status, actor=actor,
-                              note=(note or "").strip() or "Details corrected and routed again", detail={"previous": previous}))
+    session.add(IncidentEvent(incident_id=incident.id, status=incident.status, actor=actor, note=(note or "").strip() or None,
+                              detail={"previous": previous, "event": i18n.message("history.rerouted")}))
     session.flush()
     audit.record(session, actor or "system", "incident.rerouted", f"incident:{incident.id}",
                  detail={"category": incident.category, "priority": incident.priority})
@@ -279,6 +298,19 @@ def _position_words(source: str | None) -> str:
     if source and source.startswith("alarm "):
         return f"the position of {source}"
     return "its position"
+
+
+def _position_notice(source: str | None) -> dict:
+    """`_position_words` as a message."""
+    if source == "given":
+        return i18n.message("position.given")
+    if source == "corrected":
+        return i18n.message("position.corrected")
+    if source and source.startswith("call "):
+        return i18n.message("position.call_fix", source=source[len("call "):])
+    if source and source.startswith("alarm "):
+        return i18n.message("position.alarm", source=source[len("alarm "):])
+    return i18n.message("position.its")
 
 
 def _credit_reporters(runtime: Runtime, session: Session, incident: Incident, false_report: bool) -> None:
@@ -318,7 +350,8 @@ def dispatch(runtime: Runtime, session: Session, incident: Incident, callsigns, 
     if not isinstance(callsigns, list) or not callsigns or not all(isinstance(c, str) and c.strip() for c in callsigns):
         raise IncidentProblem(400, "invalid_units", "units must be a list of call signs, e.g. [\"DAMKAR-1\"].")
     if incident.status in ("resolved", "closed", "false_report"):
-        raise IncidentProblem(409, "incident_closed", f"The incident is {incident.status}; reopen it before dispatching.")
+        raise IncidentProblem(409, "incident_closed", f"The incident is {incident.status}; reopen it before dispatching.",
+                              status=i18n.vocab("status", incident.status))
     callsigns = list(dict.fromkeys(c.strip().upper() for c in callsigns))
     units, missing = [], []
     for callsign in callsigns:
@@ -327,13 +360,14 @@ def dispatch(runtime: Runtime, session: Session, incident: Incident, callsigns, 
         except LookupError:
             missing.append(callsign)
     if missing:
-        raise IncidentProblem(404, "unknown_units", f"There is no unit {', '.join(missing)}.")
+        raise IncidentProblem(404, "unknown_units", f"There is no unit {', '.join(missing)}.", units=missing)
     for unit in units:
         if unit.status == "off_duty":
-            raise IncidentProblem(409, "unit_off_duty", f"Unit {unit.callsign} is off duty.")
+            raise IncidentProblem(409, "unit_off_duty", f"Unit {unit.callsign} is off duty.", unit=unit.callsign)
         if unit.incident_id not in (None, incident.id) and not reassign:
             raise IncidentProblem(409, "unit_busy", f"Unit {unit.callsign} is assigned to incident {unit.incident_id}; "
-                                                    "send reassign: true to take it off that one.")
+                                                    "send reassign: true to take it off that one.",
+                                   unit=unit.callsign, incident=unit.incident_id)
     now = utcnow()
     for unit in units:
         if unit.incident_id not in (None, incident.id):
@@ -352,10 +386,10 @@ def dispatch(runtime: Runtime, session: Session, incident: Incident, callsigns, 
     incident.first_dispatch_at = incident.first_dispatch_at or now
     incident.updated_at = now
     session.add(IncidentEvent(incident_id=incident.id, status=incident.status, actor=actor,
-                              note=f"Dispatched {', '.join(u.callsign for u in units)}",
-                              detail={"from": previous, "units": [u.callsign for u in units]}))
+                              detail={"from": previous, "units": [u.callsign for u in units],
+                                      "event": i18n.message("history.dispatched", units=[u.callsign for u in units])}))
     session.flush()
-    queued = _queue_messages(session, incident, units)
+    queued = _queue_messages(session, incident, units, runtime.settings.language)
     audit.record(session, actor or "system", "incident.dispatch", f"incident:{incident.id}",
                  detail={"units": [u.callsign for u in units]})
     events.publish(session, "incident.updated", incident_summary(incident))
@@ -364,27 +398,30 @@ def dispatch(runtime: Runtime, session: Session, incident: Incident, callsigns, 
     return queued
 
 
-def _message(incident: Incident, units: list[Unit], for_unit: Unit | None) -> str:
+def _message(incident: Incident, units: list[Unit], for_unit: Unit | None, lang: str | None = None) -> str:
+    """The SMS to an agency or a unit, in the centre's language (`language`, Bahasa Indonesia by default)."""
     routing = incident.routing or {}
     place = ", ".join(filter(None, [incident.kelurahan and f"Kel. {incident.kelurahan}",
                                     incident.kecamatan and f"Kec. {incident.kecamatan}"]))
     if incident.lat is None:
-        where = incident.address or "location unknown"
+        where = incident.address or i18n.translate("sms.location_unknown", lang)
     elif routing.get("location_source") == "address":  # a unit must not drive to a centre as if it were the place
-        where = f"{(incident.address or '')[:100]} (approx. {incident.lat:.5f},{incident.lon:.5f})"
+        where = i18n.translate("sms.approximate", lang, address=(incident.address or "")[:100],
+                               position=f"{incident.lat:.5f},{incident.lon:.5f}")
     else:
         where = f"{incident.lat:.5f},{incident.lon:.5f}"
-    head = f"SIAGA112 #{incident.id} {routing.get('category_label') or incident.category} P{incident.priority}"
+    category = i18n.word("category", incident.category, lang, fallback=routing.get("category_label"))
+    head = f"SIAGA112 #{incident.id} {category} P{incident.priority}"
     if for_unit is not None:
-        head += f" - {for_unit.callsign} DISPATCHED"
+        head += " - " + i18n.translate("sms.unit_dispatched", lang, unit=for_unit.callsign)
     text = f"{head}: {where}" + (f" ({place})" if place else "")
-    text += f". Units: {', '.join(u.callsign for u in units)}."
+    text += ". " + i18n.translate("sms.units", lang, units=", ".join(u.callsign for u in units))
     if incident.description:
         text += f" {incident.description[:120]}"
     return text[:320]
 
 
-def _queue_messages(session: Session, incident: Incident, units: list[Unit]) -> list[int]:
+def _queue_messages(session: Session, incident: Incident, units: list[Unit], lang: str | None = None) -> list[int]:
     """One SMS per routed agency (once per incident, plus each newly sent unit's agency) and per unit phone."""
     already = {n.recipient for n in session.scalars(select(Notification).where(Notification.incident_id == incident.id))}
     agencies = {a["code"]: a for a in (incident.routing or {}).get("agencies", [])}
@@ -394,10 +431,10 @@ def _queue_messages(session: Session, incident: Incident, units: list[Unit]) -> 
     for code, agency in agencies.items():
         recipient = f"agency:{code}"
         if agency.get("sms_number") and recipient not in already:
-            ids.append(notify.queue(session, incident, recipient, agency["sms_number"], _message(incident, units, None)).id)
+            ids.append(notify.queue(session, incident, recipient, agency["sms_number"], _message(incident, units, None, lang)).id)
     for unit in units:
         if unit.phone:
-            ids.append(notify.queue(session, incident, f"unit:{unit.callsign}", unit.phone, _message(incident, units, unit)).id)
+            ids.append(notify.queue(session, incident, f"unit:{unit.callsign}", unit.phone, _message(incident, units, unit, lang)).id)
     return ids
 
 
@@ -452,7 +489,8 @@ def incident_to_dict(session: Session, incident: Incident) -> dict:
         "routing": incident.routing,
         "call_ids": list(session.scalars(select(Call.id).where(Call.incident_id == incident.id).order_by(Call.id))),
         "alarm_ids": list(session.scalars(select(Alarm.id).where(Alarm.incident_id == incident.id).order_by(Alarm.id))),
-        "history": [{"at": iso(e.at), "status": e.status, "note": e.note, "actor": e.actor, "detail": e.detail}
+        "history": [{"at": iso(e.at), "status": e.status, "note": e.note, "actor": e.actor, "detail": e.detail,
+                     "event": i18n.render((e.detail or {}).get("event")) if isinstance(e.detail, dict) else ""}
                     for e in session.scalars(select(IncidentEvent).where(IncidentEvent.incident_id == incident.id)
                                              .order_by(IncidentEvent.id))],
         "units": [{"callsign": a.callsign, "agency": a.agency_code, "dispatched_at": iso(a.dispatched_at),

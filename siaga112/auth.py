@@ -15,14 +15,20 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from siaga112.db import utcnow
 from siaga112.errors import ApiError
+from siaga112.i18n import Problem
 from siaga112.models import ApiToken, User
 from siaga112.models.people import ROLES
 
-TOKEN_SCOPES = ("calls:read", "calls:write", "incidents:write", "alarms:write", "units:write", "aml:write", "admin")
+# `alarms:write` is the citizen app's: it posts SOS and reads back only the alarms it posted.
+# Reading every alarm (other reporters' names and positions, banks' panic alarms) takes
+# `alarms:read`; acknowledging, closing and texting back takes `alarms:handle`.
+TOKEN_SCOPES = ("calls:read", "calls:write", "incidents:write", "alarms:write", "alarms:read", "alarms:handle",
+                "units:write", "aml:write", "admin")
 
 # What each console role may do. Machine tokens carry the contract's scopes; people get these.
 # `admin` implies every scope. Server-side checks use these, never hidden buttons.
-_CALLTAKER = {"calls:read", "calls:write", "incidents:read", "incidents:write", "alarms:read", "alarms:write"}
+_CALLTAKER = {"calls:read", "calls:write", "incidents:read", "incidents:write", "alarms:read", "alarms:write",
+              "alarms:handle"}
 _DISPATCHER = _CALLTAKER | {"units:read", "units:write", "dispatch"}
 _SUPERVISOR = _DISPATCHER | {
     "recordings:listen", "audit:read", "reporters:manage", "monitor", "floor:read", "exports",
@@ -33,11 +39,11 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     "supervisor": frozenset(_SUPERVISOR),
     "admin": frozenset(_SUPERVISOR | {"admin"}),
 }
-# Reading is implied by writing for machine clients (a unit's app that writes its position may read units).
+# Reading is implied by writing for machine clients (a unit's app that writes its position may read units),
+# except alarms: the app that posts SOS must not read everyone's.
 _IMPLIED = {
     "calls:write": {"calls:read"},
     "incidents:write": {"incidents:read"},
-    "alarms:write": {"alarms:read"},
     "units:write": {"units:read"},
 }
 
@@ -51,6 +57,7 @@ class Principal:
     scopes: frozenset[str] = field(default_factory=frozenset)
     user_id: int | None = None
     role: str | None = None
+    token_id: int | None = None
 
     def can(self, scope: str) -> bool:
         return "admin" in self.scopes or scope in self.scopes
@@ -72,11 +79,11 @@ def create_user(session: Session, username: str, role: str, password: str, *,
                 display_name: str | None = None, phone_interface: str | None = None) -> User:
     """Make a console account; the password is kept only as a salted hash."""
     if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        raise Problem(f"role must be one of {', '.join(ROLES)}", "sv.admin.bad_role")
     if len(password) < 8:
-        raise ValueError("a password needs at least 8 characters")
+        raise Problem("a password needs at least 8 characters", "sv.admin.short_password")
     if session.scalar(select(User).where(User.username == username)):
-        raise ValueError(f"user {username!r} exists already")
+        raise Problem(f"user {username!r} exists already", "sv.admin.user_exists", user=username)
     user = User(username=username, role=role, password_hash=hash_password(password),
                 display_name=display_name or username, phone_interface=phone_interface or None)
     session.add(user)
@@ -103,7 +110,7 @@ def token_principal(session: Session, token: str) -> Principal | None:
     scopes = set(row.scopes.split(","))
     for scope in list(scopes):
         scopes |= _IMPLIED.get(scope, set())
-    return Principal(name=f"token:{row.name}", kind="token", scopes=frozenset(scopes))
+    return Principal(name=f"token:{row.name}", kind="token", scopes=frozenset(scopes), token_id=row.id)
 
 
 def user_principal(user: User) -> Principal:
@@ -118,8 +125,10 @@ def bearer_token() -> str | None:
     return None
 
 
-def require(scope: str):
-    """Refuse the view unless the caller (token or console user) holds `scope`: 401, then 403."""
+def require(scope: str, *alternatives: str):
+    """Refuse the view unless the caller (token or console user) holds `scope` (or one of the
+    alternatives, for views that narrow what a lesser scope sees): 401, then 403."""
+    scopes = (scope, *alternatives)
 
     def decorate(view):
         @functools.wraps(view)
@@ -127,7 +136,7 @@ def require(scope: str):
             principal: Principal | None = g.get("principal")
             if principal is None:
                 raise ApiError(401, "unauthenticated", "Sign in, or send a bearer token.")
-            if not principal.can(scope):
+            if not any(principal.can(s) for s in scopes):
                 raise ApiError(403, "forbidden", "Your role or token does not allow this.")
             return view(*args, **kwargs)
 

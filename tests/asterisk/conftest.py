@@ -134,14 +134,17 @@ def center(runtime):
 
 @pytest.fixture
 def asterisk_factory(asterisk_tools, tmp_path, request):
-    """start(agi_port=..., call_takers=3, globals_=None) -> a booted Asterisk; all stopped at the end.
+    """start(agi_port=..., call_takers=3, globals_=None, recordings=None) -> a booted Asterisk; all
+    stopped at the end.
 
     Its folder is removed afterwards; when the test failed, its logs are kept under the test's
     tmp_path (asterisk-N/) for reading."""
     started: list[Asterisk] = []
 
-    def start(*, agi_port: int, call_takers: int = 3, globals_: dict[str, str] | None = None) -> Asterisk:
-        pbx = Asterisk(asterisk_tools, agi_port=agi_port, call_takers=call_takers, globals_=globals_)
+    def start(*, agi_port: int, call_takers: int = 3, globals_: dict[str, str] | None = None,
+              recordings: str | None = None) -> Asterisk:
+        pbx = Asterisk(asterisk_tools, agi_port=agi_port, call_takers=call_takers, globals_=globals_,
+                       recordings=recordings)
         started.append(pbx)
         pbx.start()
         return pbx
@@ -180,7 +183,7 @@ def asterisk(asterisk_factory, center, request):
         port = request.getfixturevalue("stalled_agi").port
     else:
         raise ValueError(f"pbx(agi={agi!r}): center, down or stalled")
-    pbx = asterisk_factory(agi_port=port, **options)
+    pbx = asterisk_factory(agi_port=port, recordings=center.recordings_dir, **options)
     center.use_ami(pbx)
     return pbx
 

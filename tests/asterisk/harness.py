@@ -183,16 +183,18 @@ class Asterisk:
 
     `globals_` overrides `[globals]` of the shipped extensions.conf (as the README tells an
     administrator to set SIAGA112_HOST); `queue_members` adds call-takers' phones beyond the
-    three the sample lists (pjsip.conf sections made from its templates, and queue members).
+    three the sample lists (pjsip.conf sections made from its templates, and queue members);
+    `recordings` is the folder shared with Siaga112 (its recordings_dir).
     """
 
     def __init__(self, tools: Tools, *, agi_port: int, globals_: dict[str, str] | None = None,
-                 call_takers: int = 3, root: Path | None = None) -> None:
+                 call_takers: int = 3, recordings: str | Path | None = None, root: Path | None = None) -> None:
         self.tools = tools
         # Short: the control socket's path must fit in a sockaddr_un.
         self.root = Path(root or tempfile.mkdtemp(prefix="siaga112-ast-"))
         self.etc = self.root / "etc"
-        self.recordings = self.root / "recordings"
+        # The folder Asterisk and Siaga112 share (README step 2); its own one when not given.
+        self.recordings = Path(recordings) if recordings else self.root / "recordings"
         self.log_dir = self.root / "log"
         self.run_dir = self.root / "run"
         self.agi_port = agi_port
@@ -712,16 +714,23 @@ class AmiWatcher:
     def _read(self) -> None:
         lines: list[str] = []
         self.sock.settimeout(None)
-        for raw in self.reader:
-            line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            if line:
-                lines.append(line)
-                continue
-            if lines:
-                with self._changed:
-                    self.messages.append(parse_message(lines))
-                    self._changed.notify_all()
-                lines = []
+        try:
+            for raw in self.reader:
+                lines = self._take(raw, lines)
+        except (OSError, ValueError):
+            return  # closed
+
+    def _take(self, raw: bytes, lines: list[str]) -> list[str]:
+        """One more line: kept until the empty line that ends the message."""
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        if line:
+            lines.append(line)
+            return lines
+        if lines:
+            with self._changed:
+                self.messages.append(parse_message(lines))
+                self._changed.notify_all()
+        return []
 
     def action(self, name: str, *pairs: tuple[str, str], timeout: float = 10.0, **fields: str) -> Message:
         action_id = f"test-{next(self._ids)}"
@@ -764,8 +773,11 @@ class AmiWatcher:
     def close(self) -> None:
         try:
             self.sock.sendall(format_action([("Action", "Logoff")]))
+            self.sock.shutdown(socket.SHUT_RDWR)  # the reading thread sees the end and stops
         except OSError:
             pass
+        self._thread.join(5)
+        self.reader.close()
         self.sock.close()
 
 

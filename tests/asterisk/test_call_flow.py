@@ -37,7 +37,7 @@ def test_a_call_with_speech_is_queued_recorded_answered_with_a_screen_pop_and_co
     call = eventually(lambda: (c := call_of(database, pop["payload"]["id"])).state == "completed" and c,
                       what="the call completed")
     assert call.caller == CALLER and call.agent_interface == "PJSIP/1001"
-    assert call.pbx_answered_at <= call.answered_at <= call.ended_at
+    assert call.pbx_answered_at == call.started_at <= call.queued_at <= call.answered_at <= call.ended_at
     assert [c.id for c in calls(database)] == [call.id]
 
     files = eventually(lambda: (r := recordings_of(database, call.id)) and len(r) >= 2 and r,

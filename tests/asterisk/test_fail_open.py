@@ -12,8 +12,9 @@ from tests.asterisk.checks import calls, eventually
 
 # What Asterisk logs, rightly, when the FastAGI server is not there: res_agi's two warnings and
 # the dialplan's own line about queueing without the intake.
-FASTAGI_DOWN = [r"res_agi\.c: FastAGI connection to 'agi://127\.0\.0\.1:\d+/[a-z-]+' failed",
-                r"res_agi\.c: Couldn't connect to",
+FASTAGI_DOWN = [r"res_agi\.c: Connecting to '127\.0\.0\.1:\d+' failed for url 'agi://127\.0\.0\.1:\d+/[a-z-]+': "
+                r"Connection refused",
+                r"res_agi\.c: Couldn't connect to any host\.  FastAGI failed\.",
                 r"Siaga112 intake did not finish on PJSIP/operator-trunk-\w+ \(AGISTATUS FAILURE\)"]
 
 

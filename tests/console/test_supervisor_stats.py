@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -18,7 +19,7 @@ def call(session, *, started=None, queue_wait=None, answer_after=None, **values)
     was answered by a call-taker `answer_after` s after Asterisk's answer."""
     started = started or START + timedelta(minutes=5)
     queued = started + timedelta(seconds=2) if queue_wait is None else queue_wait
-    row = Call(uniqueid=f"u{started.timestamp()}-{len(session.new)}", caller="+6281234567890",
+    row = Call(uniqueid=f"u{started.timestamp()}-{uuid.uuid4().hex[:8]}", caller="+6281234567890",
                started_at=started, pbx_answered_at=started, queued_at=queued,
                answered_at=(started + timedelta(seconds=answer_after)) if answer_after is not None else None,
                **{"state": "answered" if answer_after is not None else "queued", **values})

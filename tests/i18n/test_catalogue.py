@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
@@ -27,12 +28,8 @@ def _po(lang: str):
 def used_ids() -> set[str]:
     """Every id the code names: Babel's extraction (babel.cfg) plus a plain scan of scripts and pages."""
     found = set()
-    method_map = [("siaga112/**.py", "python"), ("center/**.py", "python"), ("ivr/**.py", "python"),
-                  ("agent_console/**.py", "python"), ("recordings/**.py", "python"), ("routing/**.py", "python"),
-                  ("location_link/**.py", "python"), ("location_link/templates/**.html", "jinja2"),
-                  ("location_link/static/**.js", "javascript"),
-                  ("agent_console/**/templates/**.html", "jinja2"), ("agent_console/static/js/**.js", "javascript"),
-                  ("agent_console/supervisor/static/**.js", "javascript")]
+    with open(ROOT / "babel.cfg", encoding="utf-8") as handle:
+        method_map, _options = parse_mapping_cfg(handle)
     for _file, _line, message, _comments, _context in extract_from_dir(str(ROOT), method_map, keywords=KEYWORDS):
         found.add(message if isinstance(message, str) else message[0])
     for pattern in ("agent_console/**/*.js", "agent_console/**/*.html",
@@ -76,3 +73,13 @@ def test_indonesian_is_the_default_and_english_a_choice():
     assert i18n.word("unit_kind", "fire_engine", "id") == "Mobil pemadam"
     assert i18n.word("unit_kind", "hovercraft", "en") == "hovercraft"
     assert i18n.translate("sv.admin.phone_taken", "en", user="ani") == "This phone belongs to ani already."
+
+
+def test_templates_may_write_flask_babels_underscore_or_t_and_get_the_viewers_words(app):
+    from flask import render_template_string, session
+
+    with app.test_request_context("/"):
+        assert render_template_string("{{ _('queue.title') }} / {{ t('queue.title') }}") == "Antrean panggilan / Antrean panggilan"
+    with app.test_request_context("/"):
+        session["lang"] = "en"
+        assert render_template_string("{{ _('sv.admin.phone_taken', user='ani') }}") == "This phone belongs to ani already."

@@ -1,7 +1,7 @@
 """calls.pbx_answered_at: when Asterisk answered the 112 call, where answer times start
 
 Revision ID: 0002_queuefirst
-Revises: 0002_locationlink
+Revises: 0002_whisper
 Create Date: 2026-12-07
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0002_queuefirst'
-down_revision = '0002_locationlink'
+down_revision = '0002_whisper'
 branch_labels = None
 depends_on = None
 
