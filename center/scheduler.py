@@ -13,6 +13,7 @@ def jobs() -> list[Job]:
     from routing.alarms.supervision import check_panels
     from routing.notify import retry_due
     from routing.units import mark_stale_units
+    from siaga112.idempotency import purge as purge_idempotency_keys
 
     return [
         ("units-stale", mark_stale_units, {"seconds": 30}),
@@ -20,6 +21,7 @@ def jobs() -> list[Job]:
         ("panel-supervision", check_panels, {"seconds": 15}),
         ("recordings-retention", run_retention, {"hours": 1}),
         ("transcription", run_due, {"seconds": POLL_SECONDS}),
+        ("idempotency-purge", purge_idempotency_keys, {"hours": 1}),
     ]
 
 

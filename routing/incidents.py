@@ -39,6 +39,13 @@ TRANSITIONS = {
     "false_report": {"new"},
 }
 NOTE_REQUIRED = {"false_report", "new"}
+# SMS to agencies and units are read in Bahasa Indonesia, whatever language a console uses.
+SMS_CATEGORY = {
+    "crime": "Kejahatan", "fire": "Kebakaran", "medical": "Darurat medis", "traffic_accident": "Kecelakaan lalu lintas",
+    "flood": "Banjir", "landslide": "Tanah longsor", "earthquake": "Gempa bumi", "disaster": "Bencana",
+    "domestic_violence": "KDRT", "public_order": "Ketertiban umum", "fallen_tree": "Pohon tumbang",
+    "power_outage": "Listrik padam", "road_damage": "Jalan rusak", "general": "Darurat",
+}
 RELEASES_UNITS = {"resolved", "closed", "false_report"}
 MAX_DESCRIPTION = 4000
 
@@ -46,8 +53,8 @@ MAX_DESCRIPTION = 4000
 class IncidentProblem(ValueError):
     """A request about an incident that cannot be done; status and code say how to answer it."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
-        self.status, self.code, self.message = status, code, message
+    def __init__(self, status: int, code: str, message: str, **extra) -> None:
+        self.status, self.code, self.message, self.extra = status, code, message, extra
         super().__init__(message)
 
 
@@ -64,10 +71,11 @@ def _locate(runtime: Runtime, session: Session, location, address: str | None, c
             alarms: list[Alarm]) -> Where:
     """The position to route on: the one given, else a linked alarm's, a linked call's fix, the address's place."""
     if isinstance(location, dict) and ("lat" in location or "lon" in location):
+        refuse_malformed_point(location.get("lat"), location.get("lon"))
         try:
             lat, lon = validate_point(location.get("lat"), location.get("lon"))
             return Where(lat, lon, "given")
-        except ValueError as error:
+        except ValueError as error:  # 0, 0: a device's default, not a typing mistake
             return Where(None, None, None, f"The location given was not used: {error}")
     for alarm in alarms:
         if alarm.lat is not None and alarm.lon is not None:
@@ -84,6 +92,24 @@ def _locate(runtime: Runtime, session: Session, location, address: str | None, c
             return Where(geocoded.lat, geocoded.lon, "address", geocoded=geocoded)
         return Where(None, None, None, geocoded=geocoded)
     return Where(None, None, None)
+
+
+def refuse_malformed_point(lat, lon) -> None:
+    """A latitude or longitude that is not a number, or out of range, is refused, not dropped.
+
+    Such a value is a typing mistake ("abc", "999"): making the incident without a position
+    and saying nothing would send nobody anywhere. (0, 0, a device's default, is kept as a
+    warning instead: the incident is made and the position asked for.)
+    """
+    try:
+        validate_point(lat, lon)
+    except ValueError as error:
+        if "0, 0" not in str(error):
+            raise IncidentProblem(400, "invalid_location", str(error), lat=_shown(lat), lon=_shown(lon)) from None
+
+
+def _shown(value):
+    return value if isinstance(value, (int, float, str)) or value is None else str(value)
 
 
 def _linked(session: Session, model, ids, label: str) -> list:
@@ -133,6 +159,8 @@ def create_incident(runtime: Runtime, session: Session, *, category, description
     """
     if description is not None and not isinstance(description, str):
         raise IncidentProblem(400, "invalid_description", "description must be text.")
+    if not isinstance(category, str) or not category.strip():
+        raise IncidentProblem(400, "missing_category", "Say what happened: category is required.")
     if location is not None and not isinstance(location, dict):
         raise IncidentProblem(400, "invalid_location", "location must be an object: {lat, lon} or {address}.")
     calls = _linked(session, Call, call_ids, "call")
@@ -193,6 +221,8 @@ def change_status(runtime: Runtime, session: Session, incident: Incident, status
     elif status == "new":
         incident.closed_at = None
     released = _release_units(session, incident, now) if status in RELEASES_UNITS else []
+    if status in ("closed", "false_report"):
+        notify.stop_retries(session, incident.id)
     session.add(IncidentEvent(incident_id=incident.id, status=status, note=(note or "").strip() or None, actor=actor,
                               detail={"from": previous, **({"released_units": released} if released else {})}))
     session.flush()
@@ -202,6 +232,51 @@ def change_status(runtime: Runtime, session: Session, incident: Incident, status
                  detail={"from": previous, "to": status, "note": note})
     events.publish(session, "incident.updated", incident_summary(incident))
     return incident
+
+
+MAX_NOTE = 2000
+
+
+def add_note(session: Session, incident: Incident, note, actor: str | None = None) -> IncidentEvent:
+    """A note in the incident's history without a change of status (what a caller added, a call made)."""
+    if not isinstance(note, str) or not note.strip():
+        raise IncidentProblem(400, "note_required", "Write the note first.")
+    step = IncidentEvent(incident_id=incident.id, status=incident.status, note=note.strip()[:MAX_NOTE], actor=actor,
+                         detail={"note_only": True})
+    session.add(step)
+    incident.updated_at = utcnow()
+    session.flush()
+    audit.record(session, actor or "system", "incident.note", f"incident:{incident.id}", detail={"note": step.note})
+    events.publish(session, "incident.updated", incident_summary(incident))
+    return step
+
+
+def unit_reported(session: Session, unit: Unit, status: str, incident_id: int | None) -> None:
+    """A unit's own status report on its incident's timeline; its first `on_scene` moves the incident on.
+
+    Called by the units API after the unit's status is stored, with the incident the unit was on
+    before (a unit reporting `available` is released from it). A unit reporting `on_scene` on a
+    dispatched incident puts the incident on scene: the dispatcher sees it without asking.
+    """
+    incident = session.get(Incident, incident_id) if incident_id is not None else None
+    if incident is None or incident.status not in OPEN_STATES:
+        return
+    words = UNIT_REPORT_WORDS.get(status)
+    if words is None:
+        return
+    previous = incident.status
+    if status == "on_scene" and incident.status in ("new", "dispatched"):
+        incident.status = "on_scene"
+    incident.updated_at = utcnow()
+    session.add(IncidentEvent(incident_id=incident.id, status=incident.status, actor=f"unit:{unit.callsign}",
+                              note=f"{unit.callsign}: {words}",
+                              detail={"unit_report": status, "unit": unit.callsign, "from": previous}))
+    session.flush()
+    events.publish(session, "incident.updated", incident_summary(incident))
+
+
+UNIT_REPORT_WORDS = {"dispatched": "menerima tugas", "on_scene": "tiba di lokasi",
+                     "available": "selesai, siap menerima tugas lain", "off_duty": "tidak bertugas lagi"}
 
 
 def reroute(runtime: Runtime, session: Session, incident: Incident, *, category=None, priority=None, location=None,
@@ -328,18 +403,31 @@ def dispatch(runtime: Runtime, session: Session, incident: Incident, callsigns, 
             missing.append(callsign)
     if missing:
         raise IncidentProblem(404, "unknown_units", f"There is no unit {', '.join(missing)}.")
+    # Dispatch is idempotent per unit and incident: a unit already sent here (a second `d`, a
+    # retried request, two dispatchers at once) is not sent again, and no second SMS goes out.
+    already = {a.unit_id for a in session.scalars(select(IncidentUnit).where(
+        IncidentUnit.incident_id == incident.id, IncidentUnit.released_at.is_(None)))}
+    units = [u for u in units if not (u.id in already and u.incident_id == incident.id)]
+    if not units:
+        return []
     for unit in units:
         if unit.status == "off_duty":
-            raise IncidentProblem(409, "unit_off_duty", f"Unit {unit.callsign} is off duty.")
+            raise IncidentProblem(409, "unit_off_duty", f"Unit {unit.callsign} is off duty.", unit=unit.callsign)
         if unit.incident_id not in (None, incident.id) and not reassign:
             raise IncidentProblem(409, "unit_busy", f"Unit {unit.callsign} is assigned to incident {unit.incident_id}; "
-                                                    "send reassign: true to take it off that one.")
+                                                    "send reassign: true to take it off that one.",
+                                  unit=unit.callsign, busy_incident_id=unit.incident_id)
     now = utcnow()
     for unit in units:
         if unit.incident_id not in (None, incident.id):
+            taken_from = unit.incident_id
             for old in session.scalars(select(IncidentUnit).where(IncidentUnit.unit_id == unit.id,
                                                                   IncidentUnit.released_at.is_(None))):
                 old.released_at = now
+            session.add(IncidentEvent(incident_id=taken_from, status=session.get(Incident, taken_from).status,
+                                      actor=actor, note=f"{unit.callsign} dialihkan ke insiden #{incident.id}",
+                                      detail={"reassigned_unit": unit.callsign, "to_incident": incident.id}))
+            events.publish(session, "incident.updated", {"id": taken_from})
         distance = (haversine_m(incident.lat, incident.lon, unit.lat, unit.lon)
                     if None not in (incident.lat, incident.lon, unit.lat, unit.lon) else None)
         unit.status, unit.status_at, unit.incident_id, unit.updated_at = "dispatched", now, incident.id, now
@@ -352,7 +440,7 @@ def dispatch(runtime: Runtime, session: Session, incident: Incident, callsigns, 
     incident.first_dispatch_at = incident.first_dispatch_at or now
     incident.updated_at = now
     session.add(IncidentEvent(incident_id=incident.id, status=incident.status, actor=actor,
-                              note=f"Dispatched {', '.join(u.callsign for u in units)}",
+                              note=f"Unit dikirim: {', '.join(u.callsign for u in units)}",
                               detail={"from": previous, "units": [u.callsign for u in units]}))
     session.flush()
     queued = _queue_messages(session, incident, units)
@@ -369,16 +457,18 @@ def _message(incident: Incident, units: list[Unit], for_unit: Unit | None) -> st
     place = ", ".join(filter(None, [incident.kelurahan and f"Kel. {incident.kelurahan}",
                                     incident.kecamatan and f"Kec. {incident.kecamatan}"]))
     if incident.lat is None:
-        where = incident.address or "location unknown"
+        where = incident.address or "lokasi belum diketahui"
     elif routing.get("location_source") == "address":  # a unit must not drive to a centre as if it were the place
-        where = f"{(incident.address or '')[:100]} (approx. {incident.lat:.5f},{incident.lon:.5f})"
+        where = f"{(incident.address or '')[:100]} (perkiraan {incident.lat:.5f},{incident.lon:.5f})"
     else:
         where = f"{incident.lat:.5f},{incident.lon:.5f}"
-    head = f"SIAGA112 #{incident.id} {routing.get('category_label') or incident.category} P{incident.priority}"
+        if incident.address:
+            where += f" {incident.address[:80]}"
+    head = f"SIAGA112 #{incident.id} {SMS_CATEGORY.get(incident.category, incident.category)} P{incident.priority}"
     if for_unit is not None:
-        head += f" - {for_unit.callsign} DISPATCHED"
+        head += f" - {for_unit.callsign} BERANGKAT"
     text = f"{head}: {where}" + (f" ({place})" if place else "")
-    text += f". Units: {', '.join(u.callsign for u in units)}."
+    text += f". Unit: {', '.join(u.callsign for u in units)}."
     if incident.description:
         text += f" {incident.description[:120]}"
     return text[:320]

@@ -10,7 +10,7 @@ from flask import Flask, current_app, g, jsonify, request, session as cookie_ses
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from siaga112 import auth
+from siaga112 import auth, idempotency
 from siaga112.errors import ApiError
 from siaga112.models import User
 from siaga112.runtime import Runtime
@@ -53,6 +53,9 @@ def make_app(runtime: Runtime | None = None, test_config: dict | None = None, bl
 
     app.before_request(_load_principal)
     app.before_request(_check_csrf)
+    app.before_request(idempotency.begin)
+    app.after_request(idempotency.finish)
+    app.teardown_request(idempotency.abandon)
     app.teardown_request(_close_session)
     _register_error_handlers(app)
     return app

@@ -3,6 +3,7 @@
 from siaga112.models.alarms import Alarm, AlarmMessage, AlarmSite, ButtonEvent
 from siaga112.models.calls import AmlMessage, Call, LocationFix
 from siaga112.models.events import Event
+from siaga112.models.idempotency import IdempotencyKey
 from siaga112.models.incidents import Incident, IncidentEvent, IncidentUnit, Notification
 from siaga112.models.people import ApiToken, AuditEntry, Reporter, User
 from siaga112.models.places import Agency, Camera, CellTower, Jurisdiction, PointOfInterest, Unit
@@ -11,7 +12,7 @@ from siaga112.models.reports import ServiceRequest
 
 __all__ = [
     "Agency", "Alarm", "AlarmMessage", "AlarmSite", "AmlMessage", "ApiToken", "AuditEntry",
-    "ButtonEvent", "Call", "Camera", "CellTower", "Event", "Incident", "IncidentEvent", "IncidentUnit",
+    "ButtonEvent", "Call", "Camera", "CellTower", "Event", "IdempotencyKey", "Incident", "IncidentEvent", "IncidentUnit",
     "Jurisdiction", "LocationFix", "Notification", "PointOfInterest", "Recording", "Reporter", "ServiceRequest",
     "TranscriptionJob", "Unit", "User",
 ]
