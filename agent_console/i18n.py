@@ -162,7 +162,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
 
 def _tables() -> list[str]:
     """Every message table, in one explicit list: each area keeps its words beside its code."""
-    return ["agent_console.i18n", "agent_console.supervisor.messages"]
+    return ["agent_console.i18n", "agent_console.supervisor.messages", "agent_console.shift_messages"]
 
 
 @functools.cache

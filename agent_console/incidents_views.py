@@ -84,7 +84,7 @@ def new():
         prefill = _prefill_from_alarm(source)
     return render_template("incidents/new.html", prefill=prefill, categories=categories(),
                            source_kind="call" if isinstance(source, Call) else "alarm" if source else None,
-                           source_id=source.id if source else None, tile_url=runtime().settings.tile_url)
+                           source_id=source.id if source else None)
 
 
 @bp.get("/incidents/<int:incident_id>")
@@ -100,5 +100,4 @@ def show(incident_id: int):
         "incidents/show.html", after=after, incident=incident, summary=present.incident_summary(incident),
         routing=incident.routing or {}, history=incident.history,
         assignments=getattr(incident, "assignments", []), calls=present.calls_json(db(), list(calls)),
-        alarms=[present.alarm_json(db(), a) for a in alarms], states=INCIDENT_STATES,
-        tile_url=runtime().settings.tile_url)
+        alarms=[present.alarm_json(db(), a) for a in alarms], states=INCIDENT_STATES)

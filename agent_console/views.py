@@ -21,8 +21,9 @@ def _areas():
     from agent_console.incidents_views import bp as incidents_area
     from agent_console.map_views import bp as map_area
     from agent_console.queue_views import bp as queue_area
+    from agent_console.tiles import bp as tiles_area
 
-    return [auth_area, queue_area, calls_area, incidents_area, map_area, console_api]
+    return [auth_area, queue_area, calls_area, incidents_area, map_area, console_api, tiles_area]
 
 
 for _area in _areas():
@@ -41,4 +42,15 @@ def _frame():
         "principal": principal,
         "nav_entries": nav.entries_for(principal),
         "js_messages": i18n.catalogue(lang),
+        "console_settings": _console_settings() if g.get("user") is not None else {},
     }
+
+
+def _console_settings() -> dict:
+    """What every console page's script needs of the settings: the base map, the answer targets."""
+    from agent_console.tiles import tile_settings
+    from siaga112.web import runtime
+
+    settings = runtime().settings
+    return {"tiles": tile_settings(), "wait_warn_s": settings.answer_warn_seconds,
+            "wait_late_s": settings.answer_late_seconds}

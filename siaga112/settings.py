@@ -57,6 +57,9 @@ class Settings:
     # Console
     session_minutes: int = 720
     tile_url: str = ""
+    mbtiles_path: str = ""
+    answer_warn_seconds: int = 10
+    answer_late_seconds: int = 20
     answer_target_10s: float = 0.90
     answer_target_15s: float = 0.90
     answer_target_20s: float = 0.95

@@ -88,14 +88,14 @@ def _load_principal() -> None:
     user_id = cookie_session.get("user_id")
     if user_id is not None:
         user = db().get(User, user_id)
-        if user is not None and _console_session_valid(user):
+        if user is not None and console_session_valid(user):
             g.principal = auth.user_principal(user)
             g.user = user
         else:
             cookie_session.clear()
 
 
-def _console_session_valid(user: User) -> bool:
+def console_session_valid(user: User) -> bool:
     """A console session ends at the end of the shift, on sign-out, or when the password changes."""
     signed_in_at = cookie_session.get("since")
     if not isinstance(signed_in_at, (int, float)):
@@ -175,4 +175,4 @@ def json_body() -> dict:
     return data
 
 
-__all__ = ["make_app", "db", "runtime", "json_body", "machine_endpoint", "csrf", "jsonify"]
+__all__ = ["make_app", "db", "runtime", "json_body", "machine_endpoint", "csrf", "jsonify", "console_session_valid"]
