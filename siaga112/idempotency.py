@@ -4,7 +4,8 @@ A console that sends one create three times (Ctrl+Enter pressed again, a retry a
 drop, Back and submit) must make one record. The client sends a key it chose once per intended
 action; the first request with it is reserved in its own committed row *before* the view runs,
 so a second request arriving while the first is still working waits for that answer instead of
-racing it. A 5xx answer is not kept (the row is removed), so the client may try again.
+racing it. Only a success is kept: a refusal (4xx: nothing was made) or a failure (5xx) gives
+the key back, so the person can correct the form and send it again with the same key.
 
 Keys belong to a principal (a user's name or a token's), are kept for `RETENTION` and are
 refused when reused for another address.
@@ -92,7 +93,7 @@ def finish(response: Response) -> Response:
         row = session.get(IdempotencyKey, row_id)
         if row is None:
             return response
-        if response.status_code >= 500 or response.is_streamed:
+        if response.status_code >= 400 or response.is_streamed:
             session.delete(row)
         else:
             row.state, row.status_code = "done", response.status_code
