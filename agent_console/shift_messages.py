@@ -44,7 +44,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "agent.wrap_up": ("Menyelesaikan catatan", "Wrap-up"),
     "agent.break": ("Istirahat", "On break"),
     "agent.offline": ("Tidak aktif", "Offline"),
-    "agent.set_ready": ("Siap", "Ready"),
+    "agent.set_ready": ("Saya siap", "I'm ready"),
     "agent.set_break": ("Istirahat", "Break"),
     "agent.still_on_call": ("Anda masih dalam panggilan; status berubah saat panggilan berakhir.",
                             "You are still on a call; your state changes when it ends."),

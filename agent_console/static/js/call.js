@@ -6,8 +6,7 @@
   const page = document.getElementById("call-page");
   const callId = Number(page.dataset.callId);
   let call = JSON.parse(document.getElementById("call-state").textContent);
-  const map = SiagaMap.create("call-map");
-  SiagaMap.legend(map, ["caller", "accuracy", "incident"]);
+  const map = SiagaMap.create("call-map", { legend: ["caller", "accuracy", "incident"] });
   const markers = L.featureGroup().addTo(map);
   let fitted = false;
 

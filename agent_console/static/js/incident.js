@@ -9,7 +9,7 @@
   /* --- new incident --- */
   const form = document.getElementById("incident-form");
   if (form) {
-    const map = SiagaMap.create("incident-map");
+    const map = SiagaMap.create("incident-map", { legend: ["caller"] });
     const layer = L.featureGroup().addTo(map);
     const point = () => {
       const lat = parseFloat(form.lat.value.replace(",", ".")), lon = parseFloat(form.lon.value.replace(",", "."));
@@ -87,7 +87,7 @@
     const state = JSON.parse(document.getElementById("incident-state").textContent);
     let map = null, layer = null;
     if (document.getElementById("incident-map")) {
-      map = SiagaMap.create("incident-map");
+      map = SiagaMap.create("incident-map", { legend: ["incident", "recommended", "available", "busy", "cluster", "camera"] });
       layer = L.featureGroup().addTo(map);
     }
     async function drawMap() {
@@ -102,7 +102,6 @@
     }
     if (map) {
       map.setView([state.lat, state.lon], 15);
-      SiagaMap.legend(map, ["incident", "recommended", "available", "busy", "cluster", "camera"]);
       drawMap().catch((error) => console.error(error));
     }
 

@@ -18,7 +18,8 @@ const SiagaMap = (() => {
     return boundaries[level];
   }
 
-  function create(elementId) {
+  /* A map in the element; `options.legend` names what it shows (the situation map's by default). */
+  function create(elementId, options = {}) {
     const tiles = (Siaga.settings && Siaga.settings.tiles) || {};
     const map = L.map(elementId, { zoomControl: true, attributionControl: false, maxZoom: tiles.max_zoom || 19 });
     if (tiles.url) L.tileLayer(tiles.url, { minZoom: tiles.min_zoom || 0, maxZoom: tiles.max_zoom || 19 }).addTo(map);
@@ -51,6 +52,7 @@ const SiagaMap = (() => {
     }
     map.on("zoomend", showKelurahanLabels);
     map.boundaryLayer = kecamatan;
+    legend(map, options.legend || ["incident", "available", "busy", "cluster"]);
     return map;
   }
 
@@ -68,12 +70,17 @@ const SiagaMap = (() => {
     kelurahan: ["map.legend.kelurahan", "border:1px dashed #7f8c9a;border-radius:0"],
   };
   function legend(map, entries) {
-    const control = L.control({ position: "bottomleft" });
+    const control = L.control({ position: "bottomright" });
     control.onAdd = () => {
-      const box = Siaga.el("div", { class: "map-legend", "aria-label": t("map.legend") }, Siaga.el("h4", {}, t("map.legend")));
+      // A small map keeps its legend folded (one line); the situation map shows it open.
+      const box = Siaga.el("details", { class: "map-legend", "aria-label": t("map.legend"),
+        open: map.getContainer().clientHeight >= 400 }, Siaga.el("summary", {}, t("map.legend")));
+      L.DomEvent.disableClickPropagation(box);
       for (const name of [...entries, "kecamatan", "kelurahan"]) {
         const [key, style] = LEGEND[name];
-        box.append(Siaga.el("div", { dataset: { legend: name } }, Siaga.el("i", { style }), t(key)));
+        const swatch = Siaga.el("i");
+        swatch.style.cssText = style;  // CSSOM, not a style attribute: allowed under the console's CSP
+        box.append(Siaga.el("div", { dataset: { legend: name } }, swatch, t(key)));
       }
       if (map.getContainer().dataset.baseMap === "none") box.append(Siaga.el("div", { class: "muted" }, t("map.no_base")));
       return box;

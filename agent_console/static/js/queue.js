@@ -52,6 +52,7 @@
   async function changeAlarm(alarm, body, errorNode) {
     try {
       await api("PATCH", `/api/v1/alarms/${alarm.id}`, body);
+      if (document.activeElement) document.activeElement.blur();  // the form is done: let the list redraw
       refresh();
     } catch (error) {
       if (errorNode) errorNode.textContent = error.message;
