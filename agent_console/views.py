@@ -37,11 +37,13 @@ def _frame():
     principal = g.get("principal")
     return {
         "lang": lang,
-        "t": lambda key: i18n.translate(key, lang),
+        "t": lambda key, **params: i18n.translate(key, lang, **params),
+        "word": lambda prefix, code: i18n.word(prefix, code, lang),
         "user": g.get("user"),
         "principal": principal,
         "nav_entries": nav.entries_for(principal),
         "js_messages": i18n.catalogue(lang),
+        "timezone": i18n.zone().key,
         "console_settings": _console_settings() if g.get("user") is not None else {},
     }
 

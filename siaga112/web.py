@@ -10,7 +10,7 @@ from flask import Flask, current_app, g, jsonify, request, session as cookie_ses
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from siaga112 import auth, idempotency
+from siaga112 import auth, i18n, idempotency, web_headers
 from siaga112.errors import ApiError
 from siaga112.models import User
 from siaga112.runtime import Runtime
@@ -45,6 +45,9 @@ def make_app(runtime: Runtime | None = None, test_config: dict | None = None, bl
     app.extensions["siaga112"] = runtime
     app.extensions["siaga112.health_checks"] = dict(health_checks or {})
     csrf.init_app(app)
+    i18n.init_app(app, language=runtime.settings.language, zone=runtime.settings.timezone)
+    web_headers.init_app(app, tile_url=runtime.settings.tile_url,
+                         public_base_url=runtime.settings.public_base_url)
 
     from siaga112.health import bp as health
 

@@ -36,7 +36,7 @@ def _phone(session: Session, value: str | None, user_id: int | None = None) -> s
         raise AdminProblem(i18n.translate("sv.admin.bad_phone"))
     other = session.scalar(select(User).where(User.phone_interface == value))
     if other is not None and other.id != user_id:
-        raise AdminProblem(i18n.translate("sv.admin.phone_taken").format(user=other.username))
+        raise AdminProblem(i18n.translate("sv.admin.phone_taken", user=other.username))
     return value
 
 

@@ -7,21 +7,21 @@ from zoneinfo import ZoneInfo
 
 from flask import request
 
+from siaga112 import i18n
 from siaga112.db import utcnow
-from siaga112.web import runtime
 
 
 def zone() -> ZoneInfo:
-    return ZoneInfo(runtime().settings.timezone)
+    return i18n.zone()
 
 
 def now() -> datetime:
     return utcnow()
 
 
-def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
-    """A stored UTC time as the centre's wall clock (WIB in Jakarta), which supervisors think in."""
-    return value.astimezone(zone()).strftime(fmt) if value else ""
+def local_time(value: datetime | None, fmt: str = i18n.DATETIME_FORMAT) -> str:
+    """A stored UTC time as the centre's wall clock (WIB in Jakarta), in the console's one format."""
+    return i18n.local_time(value, fmt)
 
 
 def day_bounds(text: str | None) -> tuple[datetime, datetime] | None:
@@ -50,10 +50,8 @@ def percent(share: float | None) -> str:
 
 def ami_message(error) -> str:
     """The telephony failure in the viewer's language when we have it, else the module's sentence."""
-    from agent_console import i18n
-
     key = f"sv.ami.{error.code}"
-    return i18n.translate(key) if key in i18n.messages() else str(error)
+    return i18n.translate(key) if i18n.known(key) else str(error)
 
 
 def client_ip() -> str | None:

@@ -42,5 +42,5 @@ def decide(phone: str):
         flash(error.message, "error")
     else:
         db().commit()
-        flash(i18n.translate("sv.reporters.granted" if decision == "grant" else "sv.reporters.refused"), "ok")
+        flash(i18n.translate("sv.reporters.granted") if decision == "grant" else i18n.translate("sv.reporters.refused"), "ok")
     return redirect(url_for("supervisor.reporters.index"))

@@ -9,11 +9,15 @@ Used by every console test that drives a real browser (call-takers' and supervis
 
 `console` is a LiveServer on the test's runtime, `logged_in_page(role, **user)` signs a fresh
 user of that role in and returns its page, `shot(page, name)` saves tests/artifacts/NAME.png.
+
+The console's Content-Security-Policy forbids `eval`, which Playwright's `page.wait_for_function`
+needs in the page: wait on a condition with `wait_until(page, "() => ...")` instead (or `expect`).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -91,3 +95,19 @@ def shot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
+
+
+def wait_until(page, expression: str, arg=None, timeout_ms: int = WAIT_MS):
+    """Wait until a page function returns something truthy, and return it.
+
+    Polls through `page.evaluate` (the DevTools protocol, which the page's policy does not govern),
+    every animation frame or so, rather than `wait_for_function`, which the policy's ban on eval refuses.
+    """
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        result = page.evaluate(expression, arg)
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout_ms} ms: {expression}")
+        page.wait_for_timeout(20)

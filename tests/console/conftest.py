@@ -28,7 +28,8 @@ def chromium():
 def new_page(chromium):
     """new_page() -> a page in a fresh browser context (its own cookies) at 1366x768.
 
-    A script error on any page fails the test: a console whose script died shows stale data.
+    A script error on any page fails the test: a console whose script died shows stale data. So
+    does anything the Content-Security-Policy refuses (an inline script or style attribute).
     """
     contexts = []
     errors: list[str] = []
@@ -39,6 +40,8 @@ def new_page(chromium):
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+        page.on("console", lambda message: errors.append(f"{page.url}: {message.text}")
+                if message.type == "error" and "Content Security Policy" in message.text else None)
         return page
 
     yield make

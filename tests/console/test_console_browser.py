@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tests.console import factories
-from tests.console.browser import shot
+from tests.console.browser import shot, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -151,7 +151,7 @@ def test_panic_alarm_appears_live_beside_the_queue(logged_in_page, console, data
         "location": {"lat": -7.97, "lon": 112.63, "accuracy_m": 12}, "message": "Dikejar orang"})
     assert response.status_code == 201, response.get_data(as_text=True)
     alarm = page.locator(f"#alarms li[data-alarm-id='{response.get_json()['id']}']")
-    expect(alarm).to_contain_text("Tombol panik")
+    expect(alarm).to_contain_text("Tombol panik")  # the kind in words, not the code
     expect(alarm.locator(".mark.urgent")).to_be_visible()  # a panic is unmistakable
     expect(alarm).to_contain_text("Dewi")
     expect(alarm).to_contain_text("Dikejar orang")
@@ -191,12 +191,12 @@ def test_second_console_sees_the_first_ones_changes(logged_in_page, console, dat
     first.click("#manual-fix button[type=submit]")
     expect(second.locator("#fixes tbody tr")).to_have_count(2, timeout=1500)
     expect(second.locator("#fixes")).to_contain_text("depan masjid")
-    first.locator("#fixes tbody tr", has_text="cell").locator("button[data-fix-id]").click()
-    expect(second.locator("#fixes tr.confirmed")).to_contain_text("cell", timeout=1500)
+    first.locator("#fixes tbody tr", has_text="Menara seluler").locator("button[data-fix-id]").click()
+    expect(second.locator("#fixes tr.confirmed")).to_contain_text("Menara seluler", timeout=1500)
     expect(second.locator("#newer-fix")).to_be_visible()  # the manual fix came after the confirmed one
     aml_fix = factories.add_fix(database, call_id, -7.9701, 112.6330, 8.0)
-    expect(second.locator(f"#fixes tr.newer[data-fix-id='{aml_fix}']")).to_contain_text("aml")
-    expect(second.locator("#fixes tr.confirmed")).to_contain_text("cell")  # never silently replaced
+    expect(second.locator(f"#fixes tr.newer[data-fix-id='{aml_fix}']")).to_contain_text("AML")
+    expect(second.locator("#fixes tr.confirmed")).to_contain_text("Menara seluler")  # never silently replaced
     shot(second, "call-locations")
 
 
@@ -245,7 +245,7 @@ def test_situation_map_shows_boundaries_units_and_incidents(logged_in_page, cons
     page = logged_in_page("dispatcher")
     page.goto(console.url("/map"))
     # Two kecamatan boundaries plus the demo units: more than a handful of shapes once all have loaded.
-    page.wait_for_function("document.querySelectorAll('#situation-map path.leaflet-interactive').length > 5")
+    wait_until(page, "() => document.querySelectorAll('#situation-map path.leaflet-interactive').length > 5")
     shot(page, "map")
 
 

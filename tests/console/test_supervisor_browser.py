@@ -93,7 +93,7 @@ def test_floor_fits_a_1366x768_screen(console, logged_in_page, database):
     browser.shot(page, "supervisor-floor")
     shown = page.locator('[data-stat="longest-wait"] .n').inner_text()
     # The floor redraws its tiles on live events: a tile may be absent for a moment between draws.
-    page.wait_for_function("shown => { const n = document.querySelector('[data-stat=\"longest-wait\"] .n');"
+    browser.wait_until(page, "shown => { const n = document.querySelector('[data-stat=\"longest-wait\"] .n');"
                            " return n !== null && n.textContent !== shown; }", arg=shown)
 
     from siaga112 import events  # a second caller joins the queue: the floor follows without a reload
@@ -103,7 +103,7 @@ def test_floor_fits_a_1366x768_screen(console, logged_in_page, database):
         session.add(fresh)
         session.flush()
         events.publish(session, "call.queued", {"id": fresh.id})
-    page.wait_for_function("document.querySelector('[data-stat=\"waiting\"] .n')?.textContent === '2'")
+    browser.wait_until(page, "() => document.querySelector('[data-stat=\"waiting\"] .n')?.textContent === '2'")
 
 
 def test_supervisor_plays_a_recording_with_seeking_and_the_listen_is_audited(console, logged_in_page, recording_id):
@@ -117,16 +117,16 @@ def test_supervisor_plays_a_recording_with_seeking_and_the_listen_is_audited(con
     with page.expect_navigation():
         page.click(f'tr[data-recording="{recording_id}"] a')
     # Until the player page has its <audio>, there is nothing to ask about.
-    page.wait_for_function("() => { const audio = document.getElementById('audio');"
+    browser.wait_until(page, "() => { const audio = document.getElementById('audio');"
                            " return audio !== null && audio.readyState >= 1 && audio.duration > 3.5; }")
     assert "Budi <b>Santoso</b>" in page.inner_text("main")  # the caller's name shown as text
 
     page.evaluate("document.getElementById('audio').currentTime = 2.3")
-    page.wait_for_function("document.getElementById('words').dataset.current === '3'")
+    browser.wait_until(page, "() => document.getElementById('words').dataset.current === '3'")
     assert page.locator("#words span.current").inner_text() == "terbakar"
 
     page.click('#words span[data-index="1"]')  # a click on a word seeks to it
-    page.wait_for_function("document.getElementById('words').dataset.current === '1' || "
+    browser.wait_until(page, "() => document.getElementById('words').dataset.current === '1' || "
                            "document.getElementById('words').dataset.current === '2'")
     assert 206 in partial, f"no range request answered 206: {partial}"
     browser.shot(page, "supervisor-recording")

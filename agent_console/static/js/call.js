@@ -27,7 +27,7 @@
     page.querySelector(".call-head").dataset.priority = call.priority;
     text("call-caller", call.caller || t("caller.withheld"));
     text("call-caller-name", call.caller_name || "");
-    text("call-state-label", t(`state.${call.state}`));
+    text("call-state-label", Siaga.word("state", call.state));
     text("call-category", Siaga.category(call.category_hint) || "–");
     text("call-started", Siaga.clock(call.started_at));
     const marks = document.getElementById("call-marks");
@@ -52,7 +52,7 @@
       const action = confirmed
         ? el("strong", { class: "confirmed-label" }, `✔ ${t("call.confirmed")}`)
         : el("button", { type: "button", class: "small", dataset: { fixId: fix.id }, onclick: () => confirmFix(fix.id) }, t("call.confirm"));
-      const source = el("span", {}, fix.source, fix.note ? el("div", { class: "line2" }, fix.note) : null);
+      const source = el("span", {}, Siaga.word("fix_source", fix.source), fix.note ? el("div", { class: "line2" }, fix.note) : null);
       return el("tr", { class: [confirmed ? "confirmed" : "", newer ? "newer" : ""].join(" ").trim() || null, dataset: { fixId: fix.id } },
         el("td", {}, source),
         el("td", {}, el("code", { class: "coords" }, coords), " ", Siaga.copyButton(coords)),
@@ -75,7 +75,7 @@
     for (const fix of call.fixes) {
       const best = call.location && fix.lat === call.location.lat && fix.lon === call.location.lon;
       SiagaMap.fix(markers, fix.lat, fix.lon, fix.accuracy_m,
-        { color: best ? "#b3261e" : "#6a3fa0", radius: best ? 7 : 4, label: `${fix.source} ±${Siaga.metres(fix.accuracy_m)}` });
+        { color: best ? "#b3261e" : "#6a3fa0", radius: best ? 7 : 4, label: `${Siaga.word("fix_source", fix.source)} ±${Siaga.metres(fix.accuracy_m)}` });
     }
     for (const incident of call.nearby_incidents) SiagaMap.incident(markers, incident);
     if (!fitted && call.fixes.length) { SiagaMap.fitTo(map, markers, 16); fitted = true; }
@@ -85,7 +85,7 @@
     document.getElementById("call-transcript").textContent = Siaga.transcript(call.statement);
     const nearby = call.nearby_incidents.map((incident) => el("li", { dataset: { incidentId: incident.id } },
       el("span", {}, el("a", { href: `/incidents/${incident.id}` }, `#${incident.id}`), " ",
-        `${Siaga.category(incident.category)} · ${t(`status.${incident.status}`)} · ${Siaga.metres(incident.distance_m)}`,
+        `${Siaga.category(incident.category)} · ${Siaga.word("status", incident.status)} · ${Siaga.metres(incident.distance_m)}`,
         incident.description ? el("div", { class: "line2" }, incident.description) : null),
       call.incident_id === incident.id
         ? el("strong", {}, t("call.joined"))
@@ -94,7 +94,7 @@
     document.getElementById("nearby").replaceChildren(...nearby);
     const earlier = call.earlier_calls.map((c) => el("li", {},
       el("a", { href: `/calls/${c.id}` }, `#${c.id} ${Siaga.clock(c.started_at)}`),
-      el("span", {}, `${t(`state.${c.state}`)}${c.prank_suspect ? ` · ${t("mark.prank")}` : ""}${c.incident_id ? ` · #${c.incident_id}` : ""}`)));
+      el("span", {}, `${Siaga.word("state", c.state)}${c.prank_suspect ? ` · ${t("mark.prank")}` : ""}${c.incident_id ? ` · #${c.incident_id}` : ""}`)));
     if (!earlier.length) earlier.push(el("li", { class: "empty" }, t("call.earlier_none")));
     document.getElementById("earlier").replaceChildren(...earlier);
   }

@@ -11,10 +11,17 @@ const Siaga = (() => {
   const settingsNode = document.getElementById("console-settings");
   const settings = settingsNode ? JSON.parse(settingsNode.textContent) : {};
 
-  function t(key, values) {
-    let text = messages[key] || key;
-    for (const [name, value] of Object.entries(values || {})) text = text.split(`{${name}}`).join(String(value));
-    return text;
+  /* Words by message id, `%(name)s` filled from params; an unknown id shows as itself. */
+  function t(key, params) {
+    const text = Object.prototype.hasOwnProperty.call(messages, key) ? messages[key] : key;
+    if (!params) return text;
+    return text.replace(/%\((\w+)\)s/g, (whole, name) => (name in params ? String(params[name]) : whole));
+  }
+  /* A code of a vocabulary (`status`, `unit_kind`, ...) as words; an unknown code as itself. */
+  function word(prefix, code) {
+    if (code === null || code === undefined || code === "") return "";
+    const key = `${prefix}.${code}`;
+    return Object.prototype.hasOwnProperty.call(messages, key) ? messages[key] : String(code);
   }
 
   /* A fresh Idempotency-Key: the server answers a repeat of the same key with the first answer. */
@@ -104,24 +111,27 @@ const Siaga = (() => {
     if (value === null || value === undefined) return "?";
     return value >= 1000 ? `${(value / 1000).toFixed(1)} km` : `${Math.round(value)} ${t("unit.metres")}`;
   }
+  /* Every time a person reads, in the centre's zone and the one format the server writes too
+     (siaga112.i18n.DATETIME_FORMAT): 2026-12-06 14:03:05. */
+  const zone = body.dataset.timezone || "Asia/Jakarta";
+  const clockParts = new Intl.DateTimeFormat("en-GB", { timeZone: zone, hourCycle: "h23",
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
   function clock(iso) {
     if (!iso) return "";
-    return new Date(iso).toLocaleString(document.documentElement.lang === "id" ? "id-ID" : "en-GB",
-      { hour: "2-digit", minute: "2-digit", second: "2-digit", day: "2-digit", month: "short" });
-  }
-  function category(name) {
-    if (!name) return "";
-    const key = `category.${name}`;
-    return messages[key] || name;
+    const date = new Date(iso);
+    if (Number.isNaN(date.getTime())) return "";
+    const p = Object.fromEntries(clockParts.formatToParts(date).map((part) => [part.type, part.value]));
+    return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
   }
   /* "Kel. Kebonsari, Kec. Siaga Utara" from a place's names (null when outside the boundaries). */
   function place(names) {
     if (!names) return "";
     return [names.kelurahan && `Kel. ${names.kelurahan}`, names.kecamatan && `Kec. ${names.kecamatan}`].filter(Boolean).join(", ");
   }
+  function category(name) { return word("category", name); }
   function location(loc) {
     if (!loc) return t("location.none");
-    return `${coords(loc.lat, loc.lon)} ±${metres(loc.accuracy_m)} (${loc.source || "?"})`;
+    return `${coords(loc.lat, loc.lon)} ±${metres(loc.accuracy_m)} (${word("fix_source", loc.source) || "?"})`;
   }
   function transcript(statement) {
     if (!statement) return t("transcript.none");
@@ -337,6 +347,6 @@ const Siaga = (() => {
 
   /* Every page script has run by now: mark the page ready (tests and tools wait for it). */
   window.addEventListener("DOMContentLoaded", () => { connect(); body.dataset.ready = "1"; });
-  return { t, api, el, fill, clear, duration, since, coords, metres, clock, category, location, transcript,
+  return { t, word, api, el, fill, clear, duration, since, coords, metres, clock, category, location, transcript,
     on, key, copyButton, me, tick, newKey, settings, waitLevel, attention: attention.state, place };
 })();

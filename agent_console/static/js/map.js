@@ -100,16 +100,8 @@ const SiagaMap = (() => {
 
   const KIND_LETTERS = { ambulance: "A", fire_engine: "D", patrol: "P", motorcycle: "M", rescue: "R", truck: "T",
     tow_truck: "Dr", car: "C", service_van: "L", chainsaw_crew: "G" };
-  function kindWords(kind) {
-    const key = `unit.kind.${kind}`, words = t(key);
-    return words === key ? (kind || "") : words;
-  }
-  function statusWords(status) {
-    const key = `unit.status.${status}`, words = t(key);
-    return words === key ? status : words;
-  }
   function unitLabel(u) {
-    return [u.callsign, kindWords(u.kind), u.agency ? u.agency.toUpperCase() : "", statusWords(u.status),
+    return [u.callsign, Siaga.word("unit_kind", u.kind), Siaga.word("agency", u.agency), Siaga.word("unit_status", u.status),
       u.incident_id ? `#${u.incident_id}` : ""].filter(Boolean).join(" · ");
   }
 
@@ -179,7 +171,7 @@ const SiagaMap = (() => {
 
   function incident(layer, i) {
     const marker = L.circleMarker([i.lat, i.lon], { radius: 9, color: "#a15c00", weight: 3, fillColor: "#f0b429", fillOpacity: 0.9 }).addTo(layer);
-    marker.bindTooltip(text(`#${i.id} ${Siaga.category(i.category)} · ${t(`status.${i.status}`)}`));
+    marker.bindTooltip(text(`#${i.id} ${Siaga.category(i.category)} · ${Siaga.word("status", i.status)}`));
     marker.on("click", () => window.location.assign(`/incidents/${i.id}`));
     return marker;
   }

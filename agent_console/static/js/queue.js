@@ -43,12 +43,6 @@
     return row;
   }
 
-  function alarmKind(alarm) {
-    const key = `alarm.kind.${alarm.kind}`;
-    const words = t(key);
-    return words === key ? alarm.kind : words;
-  }
-
   async function changeAlarm(alarm, body, errorNode) {
     try {
       await api("PATCH", `/api/v1/alarms/${alarm.id}`, body);
@@ -66,7 +60,7 @@
     if (alarm.flags && alarm.flags.reporter_blocked) flags.append(el("span", { class: "mark prank" }, t("mark.blocked")));
     const who = alarm.site ? alarm.site.name : alarm.reporter ? [alarm.reporter.name, alarm.reporter.phone].filter(Boolean).join(" · ") : "";
     const row = fill("alarm-row", {
-      priority: alarm.priority, kind: alarmKind(alarm), source: alarm.source, marks: flags, who,
+      priority: alarm.priority, kind: Siaga.word("alarm_kind", alarm.kind), source: Siaga.word("alarm_source", alarm.source), marks: flags, who,
       location: alarm.location ? Siaga.location({ ...alarm.location, source: alarm.source }) : t("location.none"),
       message: alarm.message || "", age: Siaga.duration(Siaga.since(alarm.received_at)),
     });
