@@ -291,7 +291,7 @@ const Siaga = (() => {
     const box = document.getElementById("agent-state");
     if (!box) return;
     box.dataset.status = status;
-    document.getElementById("agent-state-label").textContent = t(`agent.${status}`);
+    document.getElementById("agent-state-label").textContent = word("agent", status);
   }
   async function setAgentState(status) {
     try { showAgentState((await api("POST", "/api/v1/console/me/status", { status })).status); }
