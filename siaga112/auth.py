@@ -50,6 +50,7 @@ class Principal:
     scopes: frozenset[str] = field(default_factory=frozenset)
     user_id: int | None = None
     role: str | None = None
+    token_id: int | None = None
 
     def can(self, scope: str) -> bool:
         return "admin" in self.scopes or scope in self.scopes
@@ -102,7 +103,7 @@ def token_principal(session: Session, token: str) -> Principal | None:
     scopes = set(row.scopes.split(","))
     for scope in list(scopes):
         scopes |= _IMPLIED.get(scope, set())
-    return Principal(name=f"token:{row.name}", kind="token", scopes=frozenset(scopes))
+    return Principal(name=f"token:{row.name}", kind="token", scopes=frozenset(scopes), token_id=row.id)
 
 
 def user_principal(user: User) -> Principal:

@@ -37,6 +37,15 @@ def _runtime():
     return current_app.extensions["siaga112"]
 
 
+def owner(principal) -> str:
+    """Whose key it is: one user or one token (token names need not be unique)."""
+    if principal.user_id is not None:
+        return f"user:{principal.user_id}"
+    if principal.token_id is not None:
+        return f"token:{principal.token_id}"
+    return principal.name[:120]
+
+
 def begin() -> Response | None:
     """Before a POST view: reserve the key, or answer with the response already given for it."""
     if request.method != "POST":
@@ -51,7 +60,7 @@ def begin() -> Response | None:
     database = _runtime().database
     try:
         with database.session() as session:
-            row = IdempotencyKey(principal=principal.name[:120], key=key, method=request.method,
+            row = IdempotencyKey(principal=owner(principal), key=key, method=request.method,
                                  path=request.path[:300], state="pending")
             session.add(row)
             session.flush()
@@ -59,7 +68,7 @@ def begin() -> Response | None:
         return None
     except IntegrityError:
         pass
-    return _replay(database, principal.name[:120], key)
+    return _replay(database, owner(principal), key)
 
 
 def _replay(database, principal: str, key: str) -> Response:
