@@ -408,7 +408,7 @@ def test_alarms_are_acknowledged_and_closed_with_a_reason_and_technical_ones_lis
     row = page.locator(f"#alarms li[data-alarm-id='{panic}']")
     expect(row).to_have_class(re.compile("urgent"))
     technical = page.locator(f"#technical li[data-alarm-id='{offline_id}']")
-    expect(technical).to_contain_text("Panel alarm tidak melapor")
+    expect(technical).to_contain_text("Panel tidak melapor")
     expect(page.locator(f"#alarms li[data-alarm-id='{offline_id}']")).to_have_count(0)
     expect(technical.locator("[data-field=new_incident]")).to_have_count(0)
     shot(page, "shift-6-alarms")
