@@ -46,9 +46,19 @@ def owner(principal) -> str:
     return principal.name[:120]
 
 
+def keys_its_own(view):
+    """Mark a view that reads Idempotency-Key itself (the SOS: one alarm per reporter and key,
+    stored with the alarm, answered 200 on a resend); the general mechanism leaves it alone."""
+    view.keys_its_own_idempotency = True
+    return view
+
+
 def begin() -> Response | None:
     """Before a POST view: reserve the key, or answer with the response already given for it."""
     if request.method != "POST":
+        return None
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if getattr(view, "keys_its_own_idempotency", False):
         return None
     key = request.headers.get(HEADER)
     principal = g.get("principal")

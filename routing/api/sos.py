@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from siaga112.auth import require
+from siaga112.idempotency import keys_its_own
 from siaga112.web import db, json_body, runtime
 from routing.alarms.sos import take_sos
 from routing.alarms.store import alarm_json
@@ -13,6 +14,7 @@ bp = Blueprint("sos_api", __name__, url_prefix="/api/v1")
 
 
 @bp.post("/sos")
+@keys_its_own
 @require("alarms:write")
 def sos():
     """201 with the alarm; a resend with the same Idempotency-Key gets 200 and the first alarm."""
