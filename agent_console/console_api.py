@@ -14,6 +14,7 @@ from siaga112 import audit, events
 from siaga112.auth import require
 from siaga112.db import iso, utcnow
 from siaga112.errors import ApiError
+from siaga112.i18n import message
 from siaga112.models import Alarm, Call, Incident, Jurisdiction, LocationFix, Unit
 from siaga112.web import db, json_body, runtime
 
@@ -23,7 +24,7 @@ bp = Blueprint("console_api", __name__, url_prefix="/api/v1/console")
 def _call(call_id: int) -> Call:
     call = db().get(Call, call_id)
     if call is None:
-        raise ApiError(404, "not_found", "There is no such call.")
+        raise ApiError(404, "not_found", "There is no such call.", words=message("call.not_found"))
     return call
 
 
@@ -53,7 +54,7 @@ def call(call_id: int):
 def alarm(alarm_id: int):
     row = db().get(Alarm, alarm_id)
     if row is None:
-        raise ApiError(404, "not_found", "There is no such alarm.")
+        raise ApiError(404, "not_found", "There is no such alarm.", words=message("error.no_alarm"))
     return jsonify(present.alarm_json(db(), row))
 
 
@@ -66,10 +67,11 @@ def add_manual_fix(call_id: int):
     try:
         lat, lon = validate_point(body.get("lat"), body.get("lon"))
     except ValueError as error:
-        raise ApiError(400, "invalid_location", str(error)) from None
+        raise ApiError(400, "invalid_location", str(error), words=getattr(error, "notice", None)) from None
     accuracy = body.get("accuracy_m")
     if accuracy is not None and (not isinstance(accuracy, (int, float)) or accuracy < 0):
-        raise ApiError(400, "invalid_accuracy", "The accuracy must be a positive number of metres.")
+        raise ApiError(400, "invalid_accuracy", "The accuracy must be a positive number of metres.",
+                       words=message("error.invalid_accuracy"))
     note = str(body.get("note") or "")[:300] or None
     fix = LocationFix(call_id=call.id, source="manual", lat=lat, lon=lon, accuracy_m=accuracy,
                       observed_at=utcnow(), detail={"note": note, "entered_by": g.principal.name})
@@ -105,7 +107,8 @@ def confirm_fix(call_id: int):
     fix_id = json_body().get("fix_id")
     fix = db().get(LocationFix, fix_id) if isinstance(fix_id, int) else None
     if fix is None or fix.call_id != call.id:
-        raise ApiError(400, "invalid_fix", "That location fix does not belong to this call.")
+        raise ApiError(400, "invalid_fix", "That location fix does not belong to this call.",
+                       words=message("error.invalid_fix"))
     call.confirmed_fix_id = fix.id
     _audit("call.fix_confirmed", f"call:{call.id}", fix_id=fix.id, source=fix.source)
     _announce(call)
@@ -121,9 +124,10 @@ def join_incident(call_id: int):
     incident_id = json_body().get("incident_id")
     incident = db().get(Incident, incident_id) if isinstance(incident_id, int) else None
     if incident is None:
-        raise ApiError(400, "invalid_incident", "There is no such incident.")
+        raise ApiError(400, "invalid_incident", "There is no such incident.", words=message("incident.not_found"))
     if incident.status not in present.OPEN_INCIDENT_STATES:
-        raise ApiError(409, "incident_closed", "That incident is closed; create a new one instead.")
+        raise ApiError(409, "incident_closed", "That incident is closed; create a new one instead.",
+                       words=message("error.join_closed"))
     previous = call.incident_id
     call.incident_id = incident.id
     _audit("call.incident_linked", f"call:{call.id}", incident_id=incident.id, previous=previous)
@@ -139,9 +143,11 @@ def call_back(call_id: int):
     """Ring the call-taker's phone, then the caller (the AMI module audits each attempt)."""
     call = _call(call_id)
     if not call.caller:
-        raise ApiError(409, "no_number", "The caller's number was withheld; there is no number to call.")
+        raise ApiError(409, "no_number", "The caller's number was withheld; there is no number to call.",
+                       words=message("sv.ami.number_withheld"))
     if g.get("user") is None:
-        raise ApiError(403, "forbidden", "Only a signed-in call-taker with a phone can call back.")
+        raise ApiError(403, "forbidden", "Only a signed-in call-taker with a phone can call back.",
+                       words=message("error.callback_forbidden"))
     action_id = callback.call_back(runtime(), g.user, call)
     return jsonify(action_id=action_id), 202
 

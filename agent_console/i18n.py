@@ -7,6 +7,6 @@ live in `siaga112/translations/{id,en}/LC_MESSAGES/messages.po` (see `scripts/tr
 
 from __future__ import annotations
 
-from siaga112.i18n import LANGUAGES, catalogue, known, language, local_time, translate, word, zone
+from siaga112.i18n import LANGUAGES, catalogue, known, language, local_time, say, translate, word, zone
 
-__all__ = ["LANGUAGES", "catalogue", "known", "language", "local_time", "translate", "word", "zone"]
+__all__ = ["LANGUAGES", "catalogue", "known", "language", "local_time", "say", "translate", "word", "zone"]

@@ -11,8 +11,9 @@ import logging
 from flask import Blueprint, abort, render_template, request
 from sqlalchemy import String, cast, or_, select
 
-from agent_console import present
+from agent_console import i18n, present
 from agent_console.pages import page
+from routing.explain import explain
 from routing.geo import haversine_m
 from siaga112 import events
 from siaga112.models import Alarm, Call, Incident, Unit
@@ -31,8 +32,10 @@ def _rules():
 
 
 def categories() -> list[dict]:
-    """The categories the routing rules know, with their labels, for the form's choice."""
-    return [{"name": name, "label": rule.label} for name, rule in sorted(_rules().categories.items())]
+    """The categories the routing rules know, in the viewer's words, for the form's choice (sorted as read)."""
+    named = [{"name": name, "label": i18n.word("category", name, fallback=rule.label)}
+             for name, rule in _rules().categories.items()]
+    return sorted(named, key=lambda c: c["label"].casefold())
 
 
 def resolve_category(alias: str | None) -> str | None:
@@ -57,7 +60,8 @@ def _prefill_from_call(call: Call) -> dict:
 def _prefill_from_alarm(alarm: Alarm) -> dict:
     detail = present.alarm_json(db(), alarm)
     where = (detail.get("site") or {}).get("name") or (detail.get("reporter") or {}).get("name") or ""
-    description = " — ".join(part for part in (f"{alarm.source.upper()} {alarm.kind}", where, alarm.message or "") if part)
+    what = f"{i18n.word('alarm_source', alarm.source)}: {i18n.word('alarm_kind', alarm.kind)}"
+    description = " — ".join(part for part in (what, where, alarm.message or "") if part)
     return {"category": resolve_category(alarm.kind) or resolve_category(alarm.source),
             "priority": alarm.priority, "lat": alarm.lat, "lon": alarm.lon, "description": description,
             "address": "", "call_ids": [], "alarm_ids": [alarm.id], "existing_incident_id": alarm.incident_id}
@@ -187,8 +191,9 @@ def show(incident_id: int):
                                       .order_by(Notification.id)))
     return render_template(
         "incidents/show.html", after=after, incident=incident, summary=present.incident_summary(incident),
-        routing=routing, history=incident.history, assignments=sent,
-        busy_units=busy_units(incident, routing), notifications=notifications,
+        routing=routing, timeline=present.timeline(incident),
+        warnings=present.routing_warnings(incident.routing), explanation=explain(incident.routing),
+        assignments=sent, busy_units=busy_units(incident, routing), notifications=notifications,
         failed_sms=[n for n in notifications if n.state == "failed"],
         calls=present.calls_json(db(), list(calls)),
         alarms=[present.alarm_json(db(), a) for a in alarms], states=INCIDENT_STATES)

@@ -16,6 +16,7 @@ from ivr.serialise import calls_to_dicts
 from routing.alarms.store import alarm_json
 from routing.incidents import OPEN_STATES as OPEN_INCIDENT_STATES
 from routing.incidents import find_incidents
+from siaga112 import i18n
 from siaga112.db import iso, utcnow
 from siaga112.models import Alarm, Call, Incident, LocationFix
 from siaga112.models.calls import SERVICE_CHOICES
@@ -166,3 +167,24 @@ def category_choices(alias: str | None) -> str | None:
     if alias is None:
         return None
     return SERVICE_CHOICES.get(alias, alias)
+
+
+def timeline(incident: Incident) -> list[dict]:
+    """The incident's history in the viewer's words: what the centre did (`detail.event`, a stored
+    message) apart from what a person wrote (`note`)."""
+    steps = []
+    for step in incident.history:
+        event = (step.detail or {}).get("event") if isinstance(step.detail, dict) else None
+        steps.append({"at": step.at, "status": step.status, "actor": step.actor,
+                      "event": i18n.render(event) if event else "", "note": step.note})
+    return steps
+
+
+def routing_warnings(routing: dict | None) -> list[str]:
+    """A routing decision's warnings in the viewer's words (`notices`, stored messages); a decision
+    stored before notices existed keeps its sentences."""
+    routing = routing or {}
+    notices = routing.get("notices")
+    if isinstance(notices, list):
+        return [i18n.render(notice) for notice in notices]
+    return list(routing.get("warnings") or [])

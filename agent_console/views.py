@@ -6,7 +6,7 @@ and templates live in `templates/<area>/`); the list below is the only place the
 
 from __future__ import annotations
 
-from flask import Blueprint, g
+from flask import Blueprint, g, render_template
 
 from agent_console import i18n, nav
 
@@ -39,6 +39,7 @@ def _frame():
         "lang": lang,
         "t": lambda key, **params: i18n.translate(key, lang, **params),
         "word": lambda prefix, code: i18n.word(prefix, code, lang),
+        "worded": lambda pairs, prefix: [(i18n.word(prefix, code, lang) if code else code, n) for code, n in pairs],
         "user": g.get("user"),
         "principal": principal,
         "nav_entries": nav.entries_for(principal),
@@ -48,11 +49,11 @@ def _frame():
     }
 
 
-def _console_settings() -> dict:
-    """What every console page's script needs of the settings: the base map, the answer targets."""
-    from agent_console.tiles import tile_settings
-    from siaga112.web import runtime
+def error_page(status: int, text: str):
+    """A failed page in the console's frame and the viewer's language (the frame calls it)."""
+    return render_template("error.html", status=status, text=text), status
 
-    settings = runtime().settings
-    return {"tiles": tile_settings(), "wait_warn_s": settings.answer_warn_seconds,
-            "wait_late_s": settings.answer_late_seconds}
+
+@bp.record_once
+def _set_error_page(state) -> None:
+    state.app.extensions["siaga112.error_page"] = error_page

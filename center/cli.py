@@ -29,10 +29,11 @@ def serve(obj: CliContext, only: str) -> None:
 def _add_domain_commands() -> None:
     """Domain commands, in one explicit table."""
     from ivr import commands as ivr_commands
+    from location_link import commands as location_link_commands
     from recordings import commands as recordings_commands
     from routing import commands as routing_commands
 
-    for module in (ivr_commands, routing_commands, recordings_commands):
+    for module in (ivr_commands, routing_commands, recordings_commands, location_link_commands):
         for command in getattr(module, "commands", []):
             cli.add_command(command)
         for command in getattr(module, "import_commands", []):

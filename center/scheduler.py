@@ -8,6 +8,7 @@ from siaga112.scheduler import Job, SchedulerService
 
 def jobs() -> list[Job]:
     """Every periodic job: (name, function(runtime), trigger arguments)."""
+    from location_link.evidence import run_retention as evidence_retention
     from recordings.jobs import POLL_SECONDS, run_due
     from recordings.retention import run_retention
     from routing.alarms.supervision import check_panels
@@ -20,6 +21,7 @@ def jobs() -> list[Job]:
         ("sms-retry", retry_due, {"seconds": 15}),
         ("panel-supervision", check_panels, {"seconds": 15}),
         ("recordings-retention", run_retention, {"hours": 1}),
+        ("evidence-retention", evidence_retention, {"hours": 1}),
         ("transcription", run_due, {"seconds": POLL_SECONDS}),
         ("idempotency-purge", purge_idempotency_keys, {"hours": 1}),
     ]

@@ -14,10 +14,13 @@ def blueprints() -> list:
     from agent_console.supervisor import bp as supervisor
     from agent_console.views import bp as console
     from ivr.api import bp as calls_api
+    from location_link.api import bp as location_link_api
+    from location_link.phone_views import bp as location_link_phone
     from recordings.api import bp as recordings_api
     from routing.api import blueprints as routing_blueprints
 
-    return [calls_api, recordings_api, events_api, *routing_blueprints, console, supervisor]
+    return [calls_api, recordings_api, events_api, *routing_blueprints, location_link_api, location_link_phone,
+            console, supervisor]
 
 
 def health_checks() -> dict:
@@ -29,4 +32,8 @@ def health_checks() -> dict:
 
 def create_app(runtime: Runtime | None = None, test_config: dict | None = None) -> Flask:
     """The console and API of the whole centre around a runtime (settings, database, clients)."""
+    from location_link import offers
+
+    runtime = runtime or Runtime.from_settings()
+    offers.provide(runtime)  # unlocated alarms are offered a location link
     return make_app(runtime, test_config, blueprints=blueprints(), health_checks=health_checks())

@@ -20,6 +20,7 @@ from routing.geo import tenths, unit_vector, validate_point
 from routing.places import JurisdictionIndex, Located, PointIndex, load_cameras, load_points
 from routing.rules import MAX_PRIORITY, MIN_PRIORITY, Rules
 from routing.unit_index import LinearUnits, UnitIndex, UnitState
+from siaga112.i18n import message, vocab
 from siaga112.models import Agency, Camera, Jurisdiction, PointOfInterest, Unit
 
 FULL_UNIT_RELOAD_SECONDS = 300  # catches units removed by hand in the database
@@ -163,14 +164,17 @@ class RoutingEngine:
         rule, priority = self.resolve(category, priority)
         now = time.time() if now is None else now
         warnings: list[str] = []
+        notices: list[dict] = []  # the warnings as messages, put in words in each reader's language
         point = None
         if lat is None and lon is None:
             warnings.append("No location is known yet: the jurisdiction is unknown and units are not ranked by distance.")
+            notices.append(message("warning.no_location"))
         else:
             try:
                 point = validate_point(lat, lon)
             except ValueError as error:
                 warnings.append(f"{error} The jurisdiction is unknown and units are not ranked by distance.")
+                notices.append(message("warning.bad_position", problem=getattr(error, "notice", str(error))))
         with self._lock:
             located = self.jurisdictions.locate(*point, linear=linear) if point else None
             xyz = unit_vector(*point) if point else None
@@ -181,11 +185,14 @@ class RoutingEngine:
                        if point else [])
         if located is not None and located.kecamatan is None and located.kelurahan is None:
             warnings.append(self._outside_warning(located))
+            notices.append(self._outside_notice(located))
         if point:
             answered = {u["agency"] for u in units}
             for response in rule.respond:
                 if response.units and response.agency not in answered:
                     warnings.append(f"No available {self.rules.agencies[response.agency].name} unit with a known position.")
+                    notices.append(message("warning.no_unit", agency=vocab(
+                        "agency", response.agency, self.rules.agencies[response.agency].name)))
         agencies = [dict(agency) for agency in self._agencies(rule)]
         jurisdiction = dict(located.names) if located else {"kota": None, "kecamatan": None, "kelurahan": None,
                                                              "police_sector": None}
@@ -200,6 +207,7 @@ class RoutingEngine:
             "hospitals": hospitals,
             "cameras": cameras,
             "warnings": warnings,
+            "notices": notices,
         }
         decision["explanation"] = self._explain(rule, decision, category, located)
         return decision
@@ -250,6 +258,13 @@ class RoutingEngine:
         area, distance = located.nearest
         return (f"The location lies outside every known jurisdiction; the nearest is "
                 f"Kecamatan {area.name}, {_km(distance)} away. Check the location with the caller.")
+
+    @staticmethod
+    def _outside_notice(located: Located) -> dict:
+        if located.nearest is None:
+            return message("warning.no_boundaries")
+        area, distance = located.nearest
+        return message("warning.outside", kecamatan=area.name, distance=_km(distance))
 
     def _explain(self, rule, decision: dict, asked, located: Located | None) -> str:
         """A few sentences a call-taker can read aloud or check at a glance."""

@@ -11,26 +11,35 @@ import math
 
 import numpy as np
 
+from siaga112.i18n import Problem
+
 EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG); great-circle distances use it
 
 
+class BadPoint(Problem):
+    """A position that is not one: its English sentence, and `notice`, the same as a stored message."""
+
+
 def validate_point(lat, lon) -> tuple[float, float]:
-    """Return (lat, lon) as floats, or raise ValueError with a sentence a person can act on."""
+    """Return (lat, lon) as floats, or raise BadPoint (a ValueError) with a sentence a person can act on."""
     try:
         lat_f = float(lat)
         lon_f = float(lon)
     except (TypeError, ValueError):
-        raise ValueError("Latitude and longitude must be numbers in decimal degrees.") from None
+        raise BadPoint("Latitude and longitude must be numbers in decimal degrees.", "position.not_numbers") from None
     if isinstance(lat, bool) or isinstance(lon, bool):
-        raise ValueError("Latitude and longitude must be numbers in decimal degrees.")
+        raise BadPoint("Latitude and longitude must be numbers in decimal degrees.", "position.not_numbers")
     if not (math.isfinite(lat_f) and math.isfinite(lon_f)):
-        raise ValueError("Latitude and longitude must be finite numbers, not NaN or infinity.")
+        raise BadPoint("Latitude and longitude must be finite numbers, not NaN or infinity.", "position.not_finite")
     if not -90.0 <= lat_f <= 90.0:
-        raise ValueError(f"Latitude {lat_f:g} is out of range; it must be between -90 and 90.")
+        raise BadPoint(f"Latitude {lat_f:g} is out of range; it must be between -90 and 90.",
+                       "position.lat_range", value=f"{lat_f:g}")
     if not -180.0 <= lon_f <= 180.0:
-        raise ValueError(f"Longitude {lon_f:g} is out of range; it must be between -180 and 180.")
+        raise BadPoint(f"Longitude {lon_f:g} is out of range; it must be between -180 and 180.",
+                       "position.lon_range", value=f"{lon_f:g}")
     if lat_f == 0.0 and lon_f == 0.0:
-        raise ValueError("The position 0, 0 is the default of a device without a fix, not a real location.")
+        raise BadPoint("The position 0, 0 is the default of a device without a fix, not a real location.",
+                       "position.null_island")
     return lat_f, lon_f
 
 

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from routing.fingerprint import tables_fingerprint
 from routing.geo import haversine_m_many
+from siaga112.i18n import message
 from siaga112.models import Jurisdiction, PointOfInterest
 from siaga112.runtime import Runtime
 
@@ -553,6 +554,7 @@ def note_on_decision(decision: dict, geocoded: Geocoded, address: str) -> None:
     """Say in a routing decision that its position came from an address, how rough it is, or why there is none."""
     decision["geocode"] = geocoded.to_dict()
     warnings = [w for w in decision.get("warnings", []) if not w.startswith("No location is known yet")]
+    notices = [n for n in decision.get("notices", []) if n.get("id") != "warning.no_location"]
     if geocoded.found:
         decision["location_source"] = "address"
         decision["location_accuracy_m"] = geocoded.accuracy_m
@@ -560,4 +562,32 @@ def note_on_decision(decision: dict, geocoded: Geocoded, address: str) -> None:
     else:
         warnings.insert(0, f"Only an address is known ({address[:120]}). {geocoded.sentence} "
                            "Place it on the map to rank units by distance.")
+    notices.insert(0, geocode_notice(geocoded, address))
     decision["warnings"] = warnings
+    decision["notices"] = notices
+
+
+def geocode_notice(geocoded: Geocoded, address: str) -> dict:
+    """What `note_on_decision`'s first warning says, as a message put in words in the reader's language."""
+    found = geocoded.to_dict()
+    matched = found.get("matched") or {}
+    extra = []
+    if found.get("disagrees"):
+        extra.append(message("address.disagrees", places=[d.get("label") for d in found["disagrees"]]))
+    if found.get("unknown"):
+        extra.append(message("address.unknown", names=list(found["unknown"])))
+    if geocoded.found:
+        distance = _distance_words(geocoded.accuracy_m or 0)
+        if matched.get("level") == "poi":
+            where = message("address.at_poi", place=matched.get("label"), distance=distance)
+        elif matched.get("level") == "kelurahan":
+            where = message("address.at_kelurahan", place=matched.get("label"), distance=distance)
+        else:
+            where = message("address.at_area", place=matched.get("label"), distance=distance)
+        return message("address.estimated", where=where, more=extra)
+    candidates = [c.get("label") for c in found.get("candidates") or []]
+    if candidates:
+        why = message("address.ambiguous", places={"or": candidates})
+    else:
+        why = message("address.not_found")
+    return message("address.only_address", address=address[:120], why=why, more=extra)

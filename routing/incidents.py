@@ -19,7 +19,7 @@ from routing.geo import EARTH_RADIUS_M, haversine_m, validate_point
 from routing.rules import RulesError
 from routing.service import engine_for
 from routing.units import find_unit, unit_to_dict
-from siaga112 import audit, events
+from siaga112 import audit, events, i18n
 from siaga112.db import iso, utcnow
 from siaga112.models import Alarm, Call, Incident, IncidentEvent, LocationFix, Unit
 from siaga112.models.incidents import INCIDENT_STATES, IncidentUnit, Notification
@@ -39,13 +39,6 @@ TRANSITIONS = {
     "false_report": {"new"},
 }
 NOTE_REQUIRED = {"false_report", "new"}
-# SMS to agencies and units are read in Bahasa Indonesia, whatever language a console uses.
-SMS_CATEGORY = {
-    "crime": "Kejahatan", "fire": "Kebakaran", "medical": "Darurat medis", "traffic_accident": "Kecelakaan lalu lintas",
-    "flood": "Banjir", "landslide": "Tanah longsor", "earthquake": "Gempa bumi", "disaster": "Bencana",
-    "domestic_violence": "KDRT", "public_order": "Ketertiban umum", "fallen_tree": "Pohon tumbang",
-    "power_outage": "Listrik padam", "road_damage": "Jalan rusak", "general": "Darurat",
-}
 RELEASES_UNITS = {"resolved", "closed", "false_report"}
 MAX_DESCRIPTION = 4000
 
@@ -53,8 +46,10 @@ MAX_DESCRIPTION = 4000
 class IncidentProblem(ValueError):
     """A request about an incident that cannot be done; status and code say how to answer it."""
 
-    def __init__(self, status: int, code: str, message: str, **extra) -> None:
-        self.status, self.code, self.message, self.extra = status, code, message, extra
+    def __init__(self, status: int, code: str, message: str, /, *, words: dict | None = None, **params) -> None:
+        self.status, self.code, self.message = status, code, message
+        self.details = params  # what the sentence names (a unit, an incident), for the client to act on
+        self.words = words or i18n.message(f"error.{code}", **params)  # the sentence in any language
         super().__init__(message)
 
 
@@ -65,6 +60,7 @@ class Where:
     source: str | None
     problem: str | None = None
     geocoded: Geocoded | None = None  # when the position is (or could not be) estimated from the address
+    notice: dict | str | None = None  # the problem as a message (siaga112.i18n), for each reader's language
 
 
 def _locate(runtime: Runtime, session: Session, location, address: str | None, calls: list[Call],
@@ -75,8 +71,9 @@ def _locate(runtime: Runtime, session: Session, location, address: str | None, c
         try:
             lat, lon = validate_point(location.get("lat"), location.get("lon"))
             return Where(lat, lon, "given")
-        except ValueError as error:  # 0, 0: a device's default, not a typing mistake
-            return Where(None, None, None, f"The location given was not used: {error}")
+        except ValueError as error:
+            return Where(None, None, None, f"The location given was not used: {error}",
+                         notice=getattr(error, "notice", str(error)))
     for alarm in alarms:
         if alarm.lat is not None and alarm.lon is not None:
             return Where(alarm.lat, alarm.lon, f"alarm {alarm.id}")
@@ -105,7 +102,8 @@ def refuse_malformed_point(lat, lon) -> None:
         validate_point(lat, lon)
     except ValueError as error:
         if "0, 0" not in str(error):
-            raise IncidentProblem(400, "invalid_location", str(error), lat=_shown(lat), lon=_shown(lon)) from None
+            raise IncidentProblem(400, "invalid_location", str(error), words=i18n.message("error.malformed_position"),
+                                  lat=_shown(lat), lon=_shown(lon)) from None
 
 
 def _shown(value):
@@ -116,11 +114,12 @@ def _linked(session: Session, model, ids, label: str) -> list:
     if ids is None:
         return []
     if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-        raise IncidentProblem(400, f"invalid_{label}_ids", f"{label}_ids must be a list of whole numbers.")
+        raise IncidentProblem(400, f"invalid_{label}_ids", f"{label}_ids must be a list of whole numbers.", field=f"{label}_ids")
     rows = list(session.scalars(select(model).where(model.id.in_(ids)))) if ids else []
     missing = sorted(set(ids) - {r.id for r in rows})
     if missing:
-        raise IncidentProblem(400, f"unknown_{label}s", f"There is no {label} {', '.join(map(str, missing))}.")
+        raise IncidentProblem(400, f"unknown_{label}s", f"There is no {label} {', '.join(map(str, missing))}.",
+                              ids=[str(i) for i in missing])
     return rows
 
 
@@ -144,6 +143,7 @@ def _decide_or_unrouted(runtime: Runtime, session: Session, category, where: Whe
                 "agencies": [], "recommended_units": [], "hospitals": [], "cameras": [],
                 "warnings": ["The routing rules cannot be read, so this incident is not routed: route it by hand "
                              "and tell the administrator."],
+                "notices": [i18n.message("warning.rules_unreadable")],
                 "explanation": "Not routed: the routing rules cannot be read."}
     engine.sync(session)
     return engine.decide(category, where.lat, where.lon, priority)
@@ -174,6 +174,8 @@ def create_incident(runtime: Runtime, session: Session, *, category, description
     if where.problem:
         decision["warnings"] = [w for w in decision["warnings"] if not w.startswith("No location is known yet")]
         decision["warnings"].insert(0, where.problem + " The incident is created without a position; ask for the location.")
+        decision["notices"] = [n for n in decision.get("notices", []) if n.get("id") != "warning.no_location"]
+        decision["notices"].insert(0, i18n.message("warning.position_not_used", problem=where.notice))
     elif where.geocoded is not None:
         note_on_decision(decision, where.geocoded, address)
     jurisdiction = decision["jurisdiction"]
@@ -188,10 +190,11 @@ def create_incident(runtime: Runtime, session: Session, *, category, description
     session.flush()
     for row in (*calls, *alarms):
         row.incident_id = incident.id
-    sources = [f"call {c.id}" for c in calls] + [f"alarm {a.id}" for a in alarms]
+    sources = ([i18n.message("history.source.call", id=c.id) for c in calls]
+               + [i18n.message("history.source.alarm", id=a.id) for a in alarms])
+    event = i18n.message("history.created_from", sources=sources) if sources else i18n.message("history.created")
     session.add(IncidentEvent(incident_id=incident.id, status="new", actor=actor,
-                              note="Created" + (f" from {', '.join(sources)}" if sources else ""),
-                              detail={"warnings": decision["warnings"]} if decision["warnings"] else None))
+                              detail={"event": event, **({"warnings": decision["warnings"]} if decision["warnings"] else {})}))
     session.flush()
     audit.record(session, actor or "system", "incident.created", f"incident:{incident.id}",
                  detail={"category": incident.category, "calls": [c.id for c in calls], "alarms": [a.id for a in alarms]})
@@ -202,15 +205,19 @@ def create_incident(runtime: Runtime, session: Session, *, category, description
 def change_status(runtime: Runtime, session: Session, incident: Incident, status, note=None, actor: str | None = None) -> Incident:
     """Move an incident along its allowed transitions, keeping the history and crediting reporters."""
     if status not in INCIDENT_STATES:
-        raise IncidentProblem(400, "invalid_status", f"Status must be one of {', '.join(INCIDENT_STATES)}.")
+        raise IncidentProblem(400, "invalid_status", f"Status must be one of {', '.join(INCIDENT_STATES)}.",
+                              choices=[i18n.vocab("status", s) for s in INCIDENT_STATES])
     if note is not None and not isinstance(note, str):
         raise IncidentProblem(400, "invalid_note", "note must be text.")
     if status == incident.status:
-        raise IncidentProblem(409, "same_status", f"The incident is {status} already.")
+        raise IncidentProblem(409, "same_status", f"The incident is {status} already.",
+                              status=i18n.vocab("status", status))
     if status not in TRANSITIONS[incident.status]:
         allowed = ", ".join(sorted(TRANSITIONS[incident.status])) or "none"
         raise IncidentProblem(409, "invalid_transition",
-                              f"An incident that is {incident.status} cannot become {status}; it can become: {allowed}.")
+                              f"An incident that is {incident.status} cannot become {status}; it can become: {allowed}.",
+                              status=i18n.vocab("status", incident.status), to=i18n.vocab("status", status),
+                              allowed=[i18n.vocab("status", s) for s in sorted(TRANSITIONS[incident.status])] or "–")
     if status in NOTE_REQUIRED and not (note or "").strip():
         raise IncidentProblem(400, "note_required", "Say why in a note: it is kept in the incident's history.")
     previous, now = incident.status, utcnow()
@@ -224,7 +231,9 @@ def change_status(runtime: Runtime, session: Session, incident: Incident, status
     if status in ("closed", "false_report"):
         notify.stop_retries(session, incident.id)
     session.add(IncidentEvent(incident_id=incident.id, status=status, note=(note or "").strip() or None, actor=actor,
-                              detail={"from": previous, **({"released_units": released} if released else {})}))
+                              detail={"from": previous, **({"released_units": released,
+                                                            "event": i18n.message("history.released", units=released)}
+                                                           if released else {})}))
     session.flush()
     if status in ("closed", "false_report"):
         _credit_reporters(runtime, session, incident, status == "false_report")
@@ -261,22 +270,21 @@ def unit_reported(session: Session, unit: Unit, status: str, incident_id: int | 
     incident = session.get(Incident, incident_id) if incident_id is not None else None
     if incident is None or incident.status not in OPEN_STATES:
         return
-    words = UNIT_REPORT_WORDS.get(status)
-    if words is None:
+    if status not in UNIT_REPORTS:
         return
     previous = incident.status
     if status == "on_scene" and incident.status in ("new", "dispatched"):
         incident.status = "on_scene"
     incident.updated_at = utcnow()
     session.add(IncidentEvent(incident_id=incident.id, status=incident.status, actor=f"unit:{unit.callsign}",
-                              note=f"{unit.callsign}: {words}",
-                              detail={"unit_report": status, "unit": unit.callsign, "from": previous}))
+                              detail={"unit_report": status, "unit": unit.callsign, "from": previous,
+                                      "event": i18n.message(f"history.unit_report.{status}", unit=unit.callsign)}))
     session.flush()
     events.publish(session, "incident.updated", incident_summary(incident))
 
 
-UNIT_REPORT_WORDS = {"dispatched": "menerima tugas", "on_scene": "tiba di lokasi",
-                     "available": "selesai, siap menerima tugas lain", "off_duty": "tidak bertugas lagi"}
+# The unit statuses a unit's own report writes on its incident's timeline (history.unit_report.<status>).
+UNIT_REPORTS = ("dispatched", "on_scene", "available", "off_duty")
 
 
 def reroute(runtime: Runtime, session: Session, incident: Incident, *, category=None, priority=None, location=None,
@@ -300,7 +308,7 @@ def reroute(runtime: Runtime, session: Session, incident: Incident, *, category=
             try:
                 lat, lon = validate_point(location.get("lat"), location.get("lon"))
             except ValueError as error:
-                raise IncidentProblem(400, "invalid_location", str(error)) from None
+                raise IncidentProblem(400, "invalid_location", str(error), words=getattr(error, "notice", None)) from None
             source = "corrected"
         if location.get("address") is not None:
             if not isinstance(location["address"], str):
@@ -330,12 +338,14 @@ def reroute(runtime: Runtime, session: Session, incident: Incident, *, category=
         note_on_decision(decision, Geocoded.from_dict(routing["geocode"]), address)  # still the estimate made before
     if kept:
         decision["warnings"].insert(0, kept)
+        decision.setdefault("notices", []).insert(0, i18n.message("warning.address_kept",
+                                                                  position=_position_notice(source)))
     incident.category, incident.priority = decision["category"], decision["priority"]
     incident.lat, incident.lon, incident.address = lat, lon, address
     incident.kecamatan, incident.kelurahan = jurisdiction["kecamatan"], jurisdiction["kelurahan"]
     incident.police_sector, incident.routing, incident.updated_at = jurisdiction["police_sector"], decision, utcnow()
-    session.add(IncidentEvent(incident_id=incident.id, status=incident.status, actor=actor,
-                              note=(note or "").strip() or "Details corrected and routed again", detail={"previous": previous}))
+    session.add(IncidentEvent(incident_id=incident.id, status=incident.status, actor=actor, note=(note or "").strip() or None,
+                              detail={"previous": previous, "event": i18n.message("history.rerouted")}))
     session.flush()
     audit.record(session, actor or "system", "incident.rerouted", f"incident:{incident.id}",
                  detail={"category": incident.category, "priority": incident.priority})
@@ -354,6 +364,19 @@ def _position_words(source: str | None) -> str:
     if source and source.startswith("alarm "):
         return f"the position of {source}"
     return "its position"
+
+
+def _position_notice(source: str | None) -> dict:
+    """`_position_words` as a message."""
+    if source == "given":
+        return i18n.message("position.given")
+    if source == "corrected":
+        return i18n.message("position.corrected")
+    if source and source.startswith("call "):
+        return i18n.message("position.call_fix", source=source[len("call "):])
+    if source and source.startswith("alarm "):
+        return i18n.message("position.alarm", source=source[len("alarm "):])
+    return i18n.message("position.its")
 
 
 def _credit_reporters(runtime: Runtime, session: Session, incident: Incident, false_report: bool) -> None:
@@ -393,7 +416,8 @@ def dispatch(runtime: Runtime, session: Session, incident: Incident, callsigns, 
     if not isinstance(callsigns, list) or not callsigns or not all(isinstance(c, str) and c.strip() for c in callsigns):
         raise IncidentProblem(400, "invalid_units", "units must be a list of call signs, e.g. [\"DAMKAR-1\"].")
     if incident.status in ("resolved", "closed", "false_report"):
-        raise IncidentProblem(409, "incident_closed", f"The incident is {incident.status}; reopen it before dispatching.")
+        raise IncidentProblem(409, "incident_closed", f"The incident is {incident.status}; reopen it before dispatching.",
+                              status=i18n.vocab("status", incident.status))
     callsigns = list(dict.fromkeys(c.strip().upper() for c in callsigns))
     units, missing = [], []
     for callsign in callsigns:
@@ -402,7 +426,7 @@ def dispatch(runtime: Runtime, session: Session, incident: Incident, callsigns, 
         except LookupError:
             missing.append(callsign)
     if missing:
-        raise IncidentProblem(404, "unknown_units", f"There is no unit {', '.join(missing)}.")
+        raise IncidentProblem(404, "unknown_units", f"There is no unit {', '.join(missing)}.", units=missing)
     # Dispatch is idempotent per unit and incident: a unit already sent here (a second `d`, a
     # retried request, two dispatchers at once) is not sent again, and no second SMS goes out.
     already = {a.unit_id for a in session.scalars(select(IncidentUnit).where(
@@ -416,7 +440,7 @@ def dispatch(runtime: Runtime, session: Session, incident: Incident, callsigns, 
         if unit.incident_id not in (None, incident.id) and not reassign:
             raise IncidentProblem(409, "unit_busy", f"Unit {unit.callsign} is assigned to incident {unit.incident_id}; "
                                                     "send reassign: true to take it off that one.",
-                                  unit=unit.callsign, busy_incident_id=unit.incident_id)
+                                   unit=unit.callsign, incident=unit.incident_id)
     now = utcnow()
     for unit in units:
         if unit.incident_id not in (None, incident.id):
@@ -425,8 +449,9 @@ def dispatch(runtime: Runtime, session: Session, incident: Incident, callsigns, 
                                                                   IncidentUnit.released_at.is_(None))):
                 old.released_at = now
             session.add(IncidentEvent(incident_id=taken_from, status=session.get(Incident, taken_from).status,
-                                      actor=actor, note=f"{unit.callsign} dialihkan ke insiden #{incident.id}",
-                                      detail={"reassigned_unit": unit.callsign, "to_incident": incident.id}))
+                                      actor=actor, detail={"reassigned_unit": unit.callsign, "to_incident": incident.id,
+                                                           "event": i18n.message("history.reassigned", unit=unit.callsign,
+                                                                                 incident=incident.id)}))
             events.publish(session, "incident.updated", {"id": taken_from})
         distance = (haversine_m(incident.lat, incident.lon, unit.lat, unit.lon)
                     if None not in (incident.lat, incident.lon, unit.lat, unit.lon) else None)
@@ -440,10 +465,10 @@ def dispatch(runtime: Runtime, session: Session, incident: Incident, callsigns, 
     incident.first_dispatch_at = incident.first_dispatch_at or now
     incident.updated_at = now
     session.add(IncidentEvent(incident_id=incident.id, status=incident.status, actor=actor,
-                              note=f"Unit dikirim: {', '.join(u.callsign for u in units)}",
-                              detail={"from": previous, "units": [u.callsign for u in units]}))
+                              detail={"from": previous, "units": [u.callsign for u in units],
+                                      "event": i18n.message("history.dispatched", units=[u.callsign for u in units])}))
     session.flush()
-    queued = _queue_messages(session, incident, units)
+    queued = _queue_messages(session, incident, units, runtime.settings.language)
     audit.record(session, actor or "system", "incident.dispatch", f"incident:{incident.id}",
                  detail={"units": [u.callsign for u in units]})
     events.publish(session, "incident.updated", incident_summary(incident))
@@ -452,29 +477,30 @@ def dispatch(runtime: Runtime, session: Session, incident: Incident, callsigns, 
     return queued
 
 
-def _message(incident: Incident, units: list[Unit], for_unit: Unit | None) -> str:
+def _message(incident: Incident, units: list[Unit], for_unit: Unit | None, lang: str | None = None) -> str:
+    """The SMS to an agency or a unit, in the centre's language (`language`, Bahasa Indonesia by default)."""
     routing = incident.routing or {}
     place = ", ".join(filter(None, [incident.kelurahan and f"Kel. {incident.kelurahan}",
                                     incident.kecamatan and f"Kec. {incident.kecamatan}"]))
     if incident.lat is None:
-        where = incident.address or "lokasi belum diketahui"
+        where = incident.address or i18n.translate("sms.location_unknown", lang)
     elif routing.get("location_source") == "address":  # a unit must not drive to a centre as if it were the place
-        where = f"{(incident.address or '')[:100]} (perkiraan {incident.lat:.5f},{incident.lon:.5f})"
+        where = i18n.translate("sms.approximate", lang, address=(incident.address or "")[:100],
+                               position=f"{incident.lat:.5f},{incident.lon:.5f}")
     else:
         where = f"{incident.lat:.5f},{incident.lon:.5f}"
-        if incident.address:
-            where += f" {incident.address[:80]}"
-    head = f"SIAGA112 #{incident.id} {SMS_CATEGORY.get(incident.category, incident.category)} P{incident.priority}"
+    category = i18n.word("category", incident.category, lang, fallback=routing.get("category_label"))
+    head = f"SIAGA112 #{incident.id} {category} P{incident.priority}"
     if for_unit is not None:
-        head += f" - {for_unit.callsign} BERANGKAT"
+        head += " - " + i18n.translate("sms.unit_dispatched", lang, unit=for_unit.callsign)
     text = f"{head}: {where}" + (f" ({place})" if place else "")
-    text += f". Unit: {', '.join(u.callsign for u in units)}."
+    text += ". " + i18n.translate("sms.units", lang, units=", ".join(u.callsign for u in units))
     if incident.description:
         text += f" {incident.description[:120]}"
     return text[:320]
 
 
-def _queue_messages(session: Session, incident: Incident, units: list[Unit]) -> list[int]:
+def _queue_messages(session: Session, incident: Incident, units: list[Unit], lang: str | None = None) -> list[int]:
     """One SMS per routed agency (once per incident, plus each newly sent unit's agency) and per unit phone."""
     already = {n.recipient for n in session.scalars(select(Notification).where(Notification.incident_id == incident.id))}
     agencies = {a["code"]: a for a in (incident.routing or {}).get("agencies", [])}
@@ -484,10 +510,10 @@ def _queue_messages(session: Session, incident: Incident, units: list[Unit]) -> 
     for code, agency in agencies.items():
         recipient = f"agency:{code}"
         if agency.get("sms_number") and recipient not in already:
-            ids.append(notify.queue(session, incident, recipient, agency["sms_number"], _message(incident, units, None)).id)
+            ids.append(notify.queue(session, incident, recipient, agency["sms_number"], _message(incident, units, None, lang)).id)
     for unit in units:
         if unit.phone:
-            ids.append(notify.queue(session, incident, f"unit:{unit.callsign}", unit.phone, _message(incident, units, unit)).id)
+            ids.append(notify.queue(session, incident, f"unit:{unit.callsign}", unit.phone, _message(incident, units, unit, lang)).id)
     return ids
 
 
@@ -542,7 +568,8 @@ def incident_to_dict(session: Session, incident: Incident) -> dict:
         "routing": incident.routing,
         "call_ids": list(session.scalars(select(Call.id).where(Call.incident_id == incident.id).order_by(Call.id))),
         "alarm_ids": list(session.scalars(select(Alarm.id).where(Alarm.incident_id == incident.id).order_by(Alarm.id))),
-        "history": [{"at": iso(e.at), "status": e.status, "note": e.note, "actor": e.actor, "detail": e.detail}
+        "history": [{"at": iso(e.at), "status": e.status, "note": e.note, "actor": e.actor, "detail": e.detail,
+                     "event": i18n.render((e.detail or {}).get("event")) if isinstance(e.detail, dict) else ""}
                     for e in session.scalars(select(IncidentEvent).where(IncidentEvent.incident_id == incident.id)
                                              .order_by(IncidentEvent.id))],
         "units": [{"callsign": a.callsign, "agency": a.agency_code, "dispatched_at": iso(a.dispatched_at),

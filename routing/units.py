@@ -12,6 +12,7 @@ from routing.geo import validate_point
 from routing.rules import Rules
 from siaga112 import events
 from siaga112.db import iso, utcnow
+from siaga112.i18n import message, vocab
 from siaga112.models import Agency, Unit
 from siaga112.models.incidents import IncidentUnit
 from siaga112.runtime import Runtime
@@ -23,7 +24,12 @@ FUTURE_TOLERANCE = timedelta(minutes=2)  # phone clocks drift; a fix further ahe
 
 
 class UnitProblem(ValueError):
-    """A unit request that cannot be done; the message says why in a sentence."""
+    """A unit request that cannot be done; the message says why in a sentence (and `notice`, in words
+    for either language, where a page shows it)."""
+
+    def __init__(self, text: str, key: str | None = None, /, **params) -> None:
+        super().__init__(text)
+        self.notice = message(key, **params) if key else None
 
 
 class UnknownUnit(LookupError):
@@ -58,15 +64,18 @@ def add_unit(session: Session, rules: Rules, callsign: str, agency: str, kind: s
     """Register a unit of an agency named in the rules; a given position is where it is stationed."""
     callsign = callsign.strip().upper()
     if not callsign:
-        raise UnitProblem("A unit needs a call sign.")
+        raise UnitProblem("A unit needs a call sign.", "unit.no_callsign")
     if agency not in rules.agencies:
-        raise UnitProblem(f"Agency {agency!r} is not in the routing rules; known agencies: {', '.join(sorted(rules.agencies))}.")
+        raise UnitProblem(f"Agency {agency!r} is not in the routing rules; known agencies: {', '.join(sorted(rules.agencies))}.",
+                          "unit.unknown_agency", agency=str(agency))
     kinds = rules.agencies[agency].unit_kinds
     kind = kind or (kinds[0] if kinds else "patrol")
     if kinds and kind not in kinds:
-        raise UnitProblem(f"A {agency} unit is one of {', '.join(kinds)}, not {kind!r}.")
+        raise UnitProblem(f"A {agency} unit is one of {', '.join(kinds)}, not {kind!r}.", "unit.bad_kind",
+                          agency=vocab("agency", agency), kinds={"or": [vocab("unit_kind", k) for k in kinds]},
+                          kind=str(kind))
     if session.scalar(select(Unit.id).where(Unit.callsign == callsign)) is not None:
-        raise UnitProblem(f"Unit {callsign} exists already.")
+        raise UnitProblem(f"Unit {callsign} exists already.", "unit.exists", unit=callsign)
     agencies = ensure_agencies(session, rules)
     unit = Unit(callsign=callsign, agency_id=agencies[agency].id, kind=kind, phone=phone or None,
                 status="available", status_at=utcnow())

@@ -15,10 +15,11 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from siaga112.db import utcnow
 from siaga112.errors import ApiError
+from siaga112.i18n import Problem
 from siaga112.models import ApiToken, User
 from siaga112.models.people import ROLES
 
-TOKEN_SCOPES = ("calls:read", "incidents:write", "alarms:write", "units:write", "aml:write", "admin")
+TOKEN_SCOPES = ("calls:read", "calls:write", "incidents:write", "alarms:write", "units:write", "aml:write", "admin")
 
 # What each console role may do. Machine tokens carry the contract's scopes; people get these.
 # `admin` implies every scope. Server-side checks use these, never hidden buttons.
@@ -35,6 +36,7 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
 }
 # Reading is implied by writing for machine clients (a unit's app that writes its position may read units).
 _IMPLIED = {
+    "calls:write": {"calls:read"},
     "incidents:write": {"incidents:read"},
     "alarms:write": {"alarms:read"},
     "units:write": {"units:read"},
@@ -72,11 +74,11 @@ def create_user(session: Session, username: str, role: str, password: str, *,
                 display_name: str | None = None, phone_interface: str | None = None) -> User:
     """Make a console account; the password is kept only as a salted hash."""
     if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        raise Problem(f"role must be one of {', '.join(ROLES)}", "sv.admin.bad_role")
     if len(password) < 8:
-        raise ValueError("a password needs at least 8 characters")
+        raise Problem("a password needs at least 8 characters", "sv.admin.short_password")
     if session.scalar(select(User).where(User.username == username)):
-        raise ValueError(f"user {username!r} exists already")
+        raise Problem(f"user {username!r} exists already", "sv.admin.user_exists", user=username)
     user = User(username=username, role=role, password_hash=hash_password(password),
                 display_name=display_name or username, phone_interface=phone_interface or None)
     session.add(user)

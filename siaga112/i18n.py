@@ -125,18 +125,97 @@ def known(key: str, lang: str | None = None) -> bool:
     return key in translations(lang or language())._catalog  # noqa: SLF001 - gettext's own table
 
 
-def word(prefix: str, code: str | None, lang: str | None = None) -> str:
-    """A code of a vocabulary (`category`, `unit_kind`, ...) as words; an unknown code as itself."""
+def word(prefix: str, code: str | None, lang: str | None = None, fallback: str | None = None) -> str:
+    """A code of a vocabulary (`category`, `unit_kind`, ...) as words; else `fallback`, else the code."""
     if code is None or code == "":
         return ""
     key = f"{prefix}.{code}"
-    return translate(key, lang) if known(key, lang) else str(code)
+    return translate(key, lang) if known(key, lang) else (fallback or str(code))
 
 
 def catalogue(lang: str) -> dict[str, str]:
     """Every message of one language, id -> words, for the page's scripts."""
     table = translations(lang)._catalog  # noqa: SLF001 - gettext's own table
     return {key: text for key, text in table.items() if isinstance(key, str) and key}
+
+
+# ---- messages kept as data ----
+# Text the centre stores (history notes, routing warnings, audit details) is kept as a message:
+# {"id": "history.dispatched", "params": {"units": ["DAMKAR-02"]}}, and put in words when read,
+# in the reader's language. A parameter may itself be a message, a word of a vocabulary
+# ({"word": ["agency", "damkar"]}), a list (joined as the language joins), or a plain value.
+
+YES, NO = N_("word.yes"), N_("word.no")
+
+
+def message(key: str, /, **params) -> dict:
+    """A message to store, rendered later in whoever reads it's language."""
+    return {"id": key, "params": params} if params else {"id": key}
+
+
+class Problem(ValueError):
+    """A refusal: its English sentence (logs, the command line) and `notice`, the same as a message
+    a page puts in its reader's language."""
+
+    def __init__(self, text: str, key: str, /, **params) -> None:
+        super().__init__(text)
+        self.notice = message(key, **params)
+
+
+def say(error: BaseException, lang: str | None = None) -> str:
+    """What went wrong, in the reader's language when the error carries its words, else as raised."""
+    notice = getattr(error, "notice", None)
+    return render(notice, lang) if is_message(notice) else str(error)
+
+
+def is_message(value) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("id"), str)
+
+
+def render(value, lang: str | None = None) -> str:
+    """A stored message (or a plain string from before messages were stored) in words."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if is_message(value):
+        params = {name: _param(v, lang) for name, v in (value.get("params") or {}).items()}
+        return translate(value["id"], lang, **params).strip()
+    return _param(value, lang)
+
+
+def _param(value, lang: str | None) -> str:
+    if value is None:
+        return "–"
+    if is_message(value):
+        return render(value, lang)
+    if isinstance(value, dict) and "word" in value:
+        prefix, code = value["word"]
+        return word(prefix, code, lang, fallback=value.get("label"))
+    if isinstance(value, dict) and "or" in value:  # alternatives: "a, b atau c"
+        return join([_param(item, lang) for item in value["or"]], lang, "word.list_or")
+    if isinstance(value, (list, tuple)):
+        if value and all(is_message(item) for item in value):  # sentences follow one another
+            return " ".join(render(item, lang) for item in value)
+        return join([_param(item, lang) for item in value], lang)
+    if isinstance(value, bool):
+        return translate(YES if value else NO, lang)
+    if isinstance(value, float):
+        return f"{value:.1f}" if not value.is_integer() else str(int(value))
+    return str(value)
+
+
+def join(items: list[str], lang: str | None = None, key: str = "word.list_and") -> str:
+    """Items as a sentence lists them: "a, b dan c" / "a, b and c" (`word.list_or`: "atau" / "or")."""
+    items = [item for item in items if item]
+    if len(items) <= 1:
+        return "".join(items)
+    return translate(key, lang, head=", ".join(items[:-1]), last=items[-1])
+
+
+def vocab(prefix: str, code: str | None, label: str | None = None) -> dict:
+    """A vocabulary word to store inside a message's parameters."""
+    return {"word": [prefix, code], "label": label} if label else {"word": [prefix, code]}
 
 
 _PARAM = re.compile(r"%\((\w+)\)s")

@@ -80,6 +80,19 @@ class Settings:
     twilio_api_base: str = ""
     public_base_url: str = ""
 
+    # Location link: a link texted to a caller that shares the phone's position, photos and video
+    location_link_minutes: int = 30
+    location_link_whatsapp_from: str = ""
+    location_link_photo_max_bytes: int = 3_000_000
+    location_link_photos_max: int = 20
+    location_link_requests_per_minute: int = 120
+    location_link_video_max_bytes: int = 300_000_000
+    evidence_dir: str = ""
+    webrtc_stun_urls: str = ""
+    webrtc_turn_urls: str = ""
+    webrtc_turn_username: str = ""
+    webrtc_turn_credential: str = ""
+
     # Asterisk manager interface (call-back, live monitoring)
     ami_host: str = "127.0.0.1"
     ami_port: int = 5038
@@ -105,6 +118,8 @@ class Settings:
             self.database_url = f"sqlite:///{self.data_path / 'siaga112.db'}"
         if not self.recordings_dir:
             self.recordings_dir = str(self.data_path / "recordings")
+        if not self.evidence_dir:
+            self.evidence_dir = str(self.data_path / "evidence")
         if not self.routing_rules:
             self.routing_rules = str(CONFIG_DIR / "routing_rules.yaml")
         return self

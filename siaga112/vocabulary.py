@@ -65,3 +65,4 @@ TELEPHONY_ERRORS = [
     N_("sv.ami.no_phone"), N_("sv.ami.not_connected"), N_("sv.ami.number_withheld"), N_("sv.ami.number_invalid"),
     N_("sv.ami.ami_refused"),
 ]
+APPEAL_STATES = [N_("appeal_state.pending"), N_("appeal_state.granted"), N_("appeal_state.refused")]

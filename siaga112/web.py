@@ -139,6 +139,29 @@ def _wants_json() -> bool:
     return request.path.startswith(("/api/", "/open311/", "/twilio/", "/healthz", "/metrics"))
 
 
+# A page for a person (not an API client) that went wrong: the catalogue's words for its status.
+PAGE_ERRORS = {400: "error.bad_request", 401: "error.unauthorized", 403: "error.forbidden",
+               404: "error.not_found_page", 405: "error.method_not_allowed", 413: "error.too_large",
+               429: "error.too_many",
+               500: "error.internal"}
+API_ERRORS = {404: ("There is nothing at this address.", "error.not_found"),
+              405: ("This address does not accept that method.", "error.method_not_allowed"),
+              413: ("The request body is too large.", "error.too_large")}
+
+
+def _error_page(status: int, key: str):
+    """The page for a failed request in the viewer's language: the console's page when it set one
+    (`siaga112.error_page`, a function(status, text)), else the sentence alone."""
+    text = i18n.translate(key)
+    page = current_app.extensions.get("siaga112.error_page")
+    if page is not None:
+        try:
+            return page(status, text)
+        except Exception:  # noqa: BLE001 - an error page must never fail in turn
+            log.exception("the error page could not be drawn")
+    return text, status, {"Content-Type": "text/plain; charset=utf-8"}
+
+
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(error: ApiError):
@@ -148,26 +171,24 @@ def _register_error_handlers(app: Flask) -> None:
     def csrf_error(error: CSRFError):
         if _wants_json():
             return ApiError(400, "csrf", "The form is missing its security token; reload the page.").response()
-        return error.description, 400
+        return _error_page(400, "error.csrf")
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         if not _wants_json():
-            return error
-        messages = {
-            404: "There is nothing at this address.",
-            405: "This address does not accept that method.",
-            413: "The request body is too large.",
-        }
+            if error.code is None or error.code < 400:
+                return error
+            return _error_page(error.code, PAGE_ERRORS.get(error.code, "error.page_title"))
         slug = (error.name or "error").lower().replace(" ", "_")
-        return ApiError(error.code or 500, slug, messages.get(error.code, error.description or "Error.")).response()
+        english, key = API_ERRORS.get(error.code, (error.description or "Error.", None))
+        return ApiError(error.code or 500, slug, english, words=i18n.message(key) if key else None).response()
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):
         log.exception("unexpected error on %s %s", request.method, request.path)
         if _wants_json():
             return ApiError(500, "internal", "Something went wrong on our side; it has been logged.").response()
-        return "Something went wrong on our side; it has been logged.", 500
+        return _error_page(500, "error.internal")
 
 
 def json_body() -> dict:

@@ -147,12 +147,19 @@ def cli_runner(runtime):
 
 @pytest.fixture
 def make_token(database):
-    """make_token("alarms:write", ...) -> Authorization header dict for a fresh bearer token."""
+    """make_token("alarms:write", ...) -> headers for a fresh bearer token.
 
-    def make(*scopes: str) -> dict[str, str]:
+    The client asks for English sentences (Accept-Language), as the API tests read them; with
+    lang=None it asks for nothing and gets the centre's language (tests/i18n).
+    """
+
+    def make(*scopes: str, lang: str | None = "en") -> dict[str, str]:
         with database.session() as session:
             value = auth.create_token(session, f"test-{'-'.join(scopes)}", list(scopes))
-        return {"Authorization": f"Bearer {value}"}
+        headers = {"Authorization": f"Bearer {value}"}
+        if lang:
+            headers["Accept-Language"] = lang
+        return headers
 
     return make
 

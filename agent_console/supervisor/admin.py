@@ -47,7 +47,7 @@ def create_user(session: Session, form, actor: User) -> User:
                                 form.get("password") or "", display_name=(form.get("display_name") or "").strip() or None,
                                 phone_interface=_phone(session, form.get("phone_interface")))
     except ValueError as error:
-        raise AdminProblem(str(error)) from None
+        raise AdminProblem(i18n.say(error)) from None
     audit.record(session, actor.username, "admin.user.create", f"user:{user.username}",
                  detail={"role": user.role, "phone": user.phone_interface}, actor_id=actor.id, ip=client_ip())
     return user
@@ -85,7 +85,7 @@ def _done(endpoint: str, work) -> object:
         work()
     except (AdminProblem, unit_service.UnitProblem, ValueError) as error:
         db().rollback()
-        flash(str(error), "error")
+        flash(i18n.say(error), "error")
     else:
         db().commit()
         flash(i18n.translate("sv.admin.saved"), "ok")

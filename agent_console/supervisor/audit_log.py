@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agent_console.pages import page
+from agent_console.supervisor import audit_words
 from agent_console.supervisor.common import day_bounds
 from siaga112.models import AuditEntry
 from siaga112.web import db
@@ -54,4 +55,4 @@ def index():
     older = (url_for("supervisor.audit.index", **{**args.to_dict(), "before": rows[-1].id})
              if len(rows) == PAGE_SIZE else None)
     return render_template("supervisor/audit.html", rows=rows, args=args, older=older,
-                           actions=actions(db()), actors=actors(db()))
+                           actions=actions(db()), actors=actors(db()), audit_words=audit_words)

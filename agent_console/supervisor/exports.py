@@ -1,8 +1,10 @@
 """Calls and incidents of a period as CSV, streamed row by row, safe to open in a spreadsheet.
 
-A cell that starts with = + - @ (or a tab or carriage return) would be read by Excel or
+A text cell that starts with = + - @ (or a tab or carriage return) would be read by Excel or
 LibreOffice as a formula, and caller names and descriptions are text anyone can send us; such
-a cell gets a leading apostrophe, which spreadsheets show as text and do not evaluate.
+a cell gets a leading apostrophe, which spreadsheets show as text and do not evaluate. Numbers
+are written as numbers (a latitude of -7.97 stays -7.97), coordinates to 6 decimals (about
+0.1 m), never with the float noise of their binary form.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ bp = Blueprint("exports", __name__, url_prefix="/exports")
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BATCH = 500
+COORDINATE_DECIMALS = 6
 
 CALL_COLUMNS = ["id", "uniqueid", "started_at", "queued_at", "answered_at", "ended_at", "answer_delay_s",
                 "caller", "caller_name", "state", "priority", "service_choice", "category_hint", "silent",
@@ -45,8 +48,22 @@ def safe_cell(value) -> str:
         return iso(value)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return _number(value)
     text = str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _number(value: int | float) -> str:
+    """A number as a spreadsheet reads it: no quote, no float noise (repr is the shortest exact form)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value)) if abs(value) < 1e15 else repr(value)
+    return repr(value)
+
+
+def coordinate(value: float | None) -> float | None:
+    """A latitude or longitude to 6 decimals (about 0.1 m), which is all a position here means."""
+    return None if value is None else round(value, COORDINATE_DECIMALS)
 
 
 def csv_lines(header: list[str], rows: Iterable[Iterable]) -> Iterator[str]:
@@ -86,7 +103,7 @@ def incident_rows(session: Session, start: datetime, end: datetime) -> Iterator[
              .order_by(Incident.created_at, Incident.id).execution_options(yield_per=BATCH))
     for i in session.scalars(query):
         yield [i.id, i.created_at, i.category, i.status, i.priority, i.kecamatan, i.kelurahan, i.police_sector,
-               i.address, i.lat, i.lon, i.first_dispatch_at, i.closed_at, i.created_by, i.description]
+               i.address, coordinate(i.lat), coordinate(i.lon), i.first_dispatch_at, i.closed_at, i.created_by, i.description]
 
 
 def bounds_from(args) -> tuple[datetime, datetime, str]:

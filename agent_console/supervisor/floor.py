@@ -40,5 +40,6 @@ def monitor(call_id: int):
     except ami.AmiError as error:
         flash(ami_message(error), "error")
     else:
-        flash(i18n.translate(f"sv.monitor.started.{mode}"), "ok")
+        started = f"sv.monitor.started.{mode}"  # the ids are in siaga112.vocabulary
+        flash(i18n.translate(started), "ok")
     return redirect(url_for("supervisor.floor.index", period=request.form.get("period", "today")))

@@ -8,8 +8,9 @@ from pysiaalarm import SIAAccount
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from siaga112.models import AlarmSite
 from routing.geo import validate_point
+from siaga112.i18n import Problem
+from siaga112.models import AlarmSite
 
 ACCOUNT = re.compile(r"""
     ^(?P<account>[0-9A-F]{3,16})$   # a DC-09 account number in hex, e.g. "1234" or "12345A"
@@ -26,33 +27,34 @@ def register_site(session: Session, *, name: str, lat, lon, account: str | None 
     """Register (or update) a site; returns (site, created). Raises ValueError with a sentence."""
     name = (name or "").strip()
     if not name:
-        raise ValueError("A site needs a name.")
+        raise Problem("A site needs a name.", "site.no_name")
     lat, lon = validate_point(lat, lon)
     if not account and not device_id:
-        raise ValueError("Give a DC-09 account (--account) or an IP button device (--device), or both.")
+        raise Problem("Give a DC-09 account (--account) or an IP button device (--device), or both.", "site.no_account")
     if account:
         account = account.strip().upper()
         if not ACCOUNT.match(account):
-            raise ValueError("A DC-09 account is 3 to 16 hexadecimal characters.")
+            raise Problem("A DC-09 account is 3 to 16 hexadecimal characters.", "site.bad_account")
     if key:
         key = key.strip()
         if not account:
-            raise ValueError("An AES key belongs to a DC-09 account; give --account too.")
+            raise Problem("An AES key belongs to a DC-09 account; give --account too.", "site.key_without_account")
         try:
             SIAAccount.validate_account(key=key)
         except Exception:
-            raise ValueError("The AES key must be 16, 24 or 32 hexadecimal characters.") from None
+            raise Problem("The AES key must be 16, 24 or 32 hexadecimal characters.", "site.bad_key") from None
     if device_id:
         device_id = device_id.strip()
         if not DEVICE_ID.match(device_id):
-            raise ValueError("A device id is letters, digits and . _ : - (at most 120).")
+            raise Problem("A device id is letters, digits and . _ : - (at most 120).", "site.bad_device")
         if not secret:
-            raise ValueError("An IP button needs its HMAC secret (--secret) to sign its events.")
+            raise Problem("An IP button needs its HMAC secret (--secret) to sign its events.", "site.no_secret")
     if secret:
         if not device_id:
-            raise ValueError("A secret belongs to an IP button; give --device too.")
+            raise Problem("A secret belongs to an IP button; give --device too.", "site.secret_without_device")
         if len(secret) < MIN_SECRET_CHARS:
-            raise ValueError(f"The button secret must be at least {MIN_SECRET_CHARS} characters.")
+            raise Problem(f"The button secret must be at least {MIN_SECRET_CHARS} characters.", "site.short_secret",
+                          chars=MIN_SECRET_CHARS)
     if interval_s is not None and int(interval_s) <= 0:
         raise ValueError("The supervision interval is a number of seconds above zero.")
     matches = session.scalars(select(AlarmSite).where(or_(

@@ -137,13 +137,13 @@ def take_text(session: Session, runtime: Runtime, form) -> tuple[Alarm, str]:
     return alarm, "new"
 
 
-def answer_twiml(runtime: Runtime, outcome: str) -> str:
-    """The TwiML reply Twilio texts back to the sender at once."""
+def answer_twiml(runtime: Runtime, outcome: str, extra: str = "") -> str:
+    """The TwiML reply Twilio texts back to the sender at once (`extra`: a location link sentence)."""
     from twilio.twiml.messaging_response import MessagingResponse
 
     language = runtime.settings.language if runtime.settings.language in ANSWERS else "id"
     response = MessagingResponse()
-    response.message(FOLLOW_UP[language] if outcome == "follow_up" else ANSWERS[language])
+    response.message((FOLLOW_UP[language] if outcome == "follow_up" else ANSWERS[language]) + extra)
     return str(response)
 
 

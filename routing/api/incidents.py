@@ -11,6 +11,7 @@ from routing.engine import UnknownCategory
 from routing.service import engine_for
 from siaga112.auth import require
 from siaga112.errors import ApiError
+from siaga112.i18n import message
 from siaga112.models import Incident
 from siaga112.models.incidents import INCIDENT_STATES
 from siaga112.web import db, json_body, runtime
@@ -19,13 +20,14 @@ bp = Blueprint("incidents_api", __name__, url_prefix="/api/v1")
 
 
 def _problem(error: service.IncidentProblem) -> ApiError:
-    return ApiError(error.status, error.code, error.message, **error.extra)
+    return ApiError(error.status, error.code, error.message, words=error.words, **error.details)
 
 
 def _incident(incident_id: int) -> Incident:
     incident = db().get(Incident, incident_id)
     if incident is None:
-        raise ApiError(404, "not_found", f"There is no incident {incident_id}.")
+        raise ApiError(404, "not_found", f"There is no incident {incident_id}.",
+                       words=message("error.no_incident", id=incident_id))
     return incident
 
 

@@ -7,6 +7,7 @@ from flask import Blueprint, jsonify, request
 from siaga112.auth import require
 from siaga112.idempotency import keys_its_own
 from siaga112.web import db, json_body, runtime
+from routing.alarms.offers import offer_for_unlocated
 from routing.alarms.sos import take_sos
 from routing.alarms.store import alarm_json
 
@@ -22,4 +23,6 @@ def sos():
     key = (request.headers.get("Idempotency-Key") or "").strip()[:100] or None
     session = db()
     alarm, created = take_sos(session, runtime(), body, idempotency_key=key)
+    if created and alarm.lat is None:
+        offer_for_unlocated(runtime(), alarm)  # a link to the reporter's phone, sent in the background
     return jsonify(alarm_json(session, alarm)), 201 if created else 200

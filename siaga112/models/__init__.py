@@ -5,6 +5,7 @@ from siaga112.models.calls import AmlMessage, Call, LocationFix
 from siaga112.models.events import Event
 from siaga112.models.idempotency import IdempotencyKey
 from siaga112.models.incidents import Incident, IncidentEvent, IncidentUnit, Notification
+from siaga112.models.location_links import LinkMedia, LinkSignal, LocationLink
 from siaga112.models.people import ApiToken, AuditEntry, Reporter, User
 from siaga112.models.places import Agency, Camera, CellTower, Jurisdiction, PointOfInterest, Unit
 from siaga112.models.recordings import Recording, TranscriptionJob
@@ -13,6 +14,7 @@ from siaga112.models.reports import ServiceRequest
 __all__ = [
     "Agency", "Alarm", "AlarmMessage", "AlarmSite", "AmlMessage", "ApiToken", "AuditEntry",
     "ButtonEvent", "Call", "Camera", "CellTower", "Event", "IdempotencyKey", "Incident", "IncidentEvent", "IncidentUnit",
-    "Jurisdiction", "LocationFix", "Notification", "PointOfInterest", "Recording", "Reporter", "ServiceRequest",
+    "Jurisdiction", "LinkMedia", "LinkSignal", "LocationFix", "LocationLink", "Notification", "PointOfInterest", "Recording",
+    "Reporter", "ServiceRequest",
     "TranscriptionJob", "Unit", "User",
 ]

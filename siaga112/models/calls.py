@@ -11,7 +11,7 @@ from siaga112.db import Base, UTCDateTime, utcnow
 
 CALL_STATES = ("ivr", "queued", "answered", "completed", "abandoned")
 SERVICE_CHOICES = {"1": "police", "2": "fire", "3": "medical", "4": "disaster"}
-LOCATION_SOURCES = ("aml", "pidf-lo", "cell", "app", "manual")
+LOCATION_SOURCES = ("aml", "pidf-lo", "cell", "app", "manual", "link")
 
 
 class Call(Base):

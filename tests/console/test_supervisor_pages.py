@@ -253,12 +253,28 @@ def test_calls_export_is_csv_with_formula_cells_quoted_and_is_audited(client, da
 
 @pytest.mark.parametrize("value, cell", [
     ("=1+1", "'=1+1"), ("+62812", "'+62812"), ("-2", "'-2"), ("@A1", "'@A1"), ("\tx", "'\tx"),
-    ("Budi", "Budi"), ("", ""), (None, ""), (True, "true"), (12, "12"), (-3, "'-3"),
+    ("Budi", "Budi"), ("", ""), (None, ""), (True, "true"), (12, "12"), (-3, "-3"), (-7.97, "-7.97"),
+    (112.5, "112.5"), (7.0, "7"), ("-7.97", "'-7.97"),
 ])
 def test_safe_cell_quotes_what_a_spreadsheet_would_evaluate(value, cell):
     from agent_console.supervisor.exports import safe_cell
 
     assert safe_cell(value) == cell
+
+
+def test_incidents_export_writes_coordinates_as_plain_numbers_to_six_decimals(client, database):
+    from siaga112.models import Incident
+
+    with database.session() as session:
+        session.add(Incident(category="fire", lat=-7.97 + 1e-15, lon=112.63000000000001, description="=cmd",
+                             created_at=utcnow() - timedelta(hours=1)))
+    sign_in(client, database, "supervisor")
+
+    body = client.get("/supervisor/exports/incidents.csv?period=24h").get_data(as_text=True)
+
+    [row] = list(csv.DictReader(io.StringIO(body)))
+    assert (row["lat"], row["lon"]) == ("-7.97", "112.63")  # no apostrophe, no float noise
+    assert row["description"] == "'=cmd"  # text that a spreadsheet would evaluate is still quoted
 
 
 def test_incidents_export_between_two_local_dates(client, database):

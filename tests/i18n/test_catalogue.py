@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
@@ -27,13 +28,12 @@ def _po(lang: str):
 def used_ids() -> set[str]:
     """Every id the code names: Babel's extraction (babel.cfg) plus a plain scan of scripts and pages."""
     found = set()
-    method_map = [("siaga112/**.py", "python"), ("center/**.py", "python"), ("ivr/**.py", "python"),
-                  ("agent_console/**.py", "python"), ("recordings/**.py", "python"), ("routing/**.py", "python"),
-                  ("agent_console/**/templates/**.html", "jinja2"), ("agent_console/static/js/**.js", "javascript"),
-                  ("agent_console/supervisor/static/**.js", "javascript")]
+    with open(ROOT / "babel.cfg", encoding="utf-8") as handle:
+        method_map, _options = parse_mapping_cfg(handle)
     for _file, _line, message, _comments, _context in extract_from_dir(str(ROOT), method_map, keywords=KEYWORDS):
         found.add(message if isinstance(message, str) else message[0])
-    for pattern in ("agent_console/**/*.js", "agent_console/**/*.html"):
+    for pattern in ("agent_console/**/*.js", "agent_console/**/*.html",
+                    "location_link/**/*.js", "location_link/**/*.html"):
         for path in ROOT.glob(pattern):
             if "vendor" not in path.parts:
                 found |= set(LITERAL_CALL.findall(path.read_text(encoding="utf-8")))

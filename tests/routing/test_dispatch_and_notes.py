@@ -49,7 +49,7 @@ def test_a_busy_unit_is_named_and_reassigning_it_is_written_on_both_incidents(cl
     refused = _dispatch(client, writer, second, ["DAMKAR-02"])
     assert refused.status_code == 409
     error = refused.get_json()["error"]
-    assert (error["code"], error["unit"], error["busy_incident_id"]) == ("unit_busy", "DAMKAR-02", first)
+    assert (error["code"], error["unit"], error["incident"]) == ("unit_busy", "DAMKAR-02", first)
     moved = _dispatch(client, writer, second, ["DAMKAR-02"], reassign=True).get_json()
     assert [u["callsign"] for u in moved["units"]] == ["DAMKAR-02"]
     left = client.get(f"/api/v1/incidents/{first}", headers=writer).get_json()

@@ -160,7 +160,8 @@ def test_dispatch_sends_units_and_texts_the_agencies_and_units_through_twilio(cl
     sent = {m["To"]: m for m in twilio_recorder.messages}
     assert set(sent) == {"+6281200000113", "+6281200000110", "+6281300000005", "+6281300000002"}
     assert all(m["From"] == "+15005550006" for m in sent.values())
-    assert sent["+6281300000005"]["Body"].startswith(f"SIAGA112 #{incident_id} Kebakaran P8 - DAMKAR-01 BERANGKAT: -7.97050,112.64500")
+    # in the centre's language (Bahasa Indonesia), whatever the dispatcher's own
+    assert sent["+6281300000005"]["Body"].startswith(f"SIAGA112 #{incident_id} Kebakaran P8 - DAMKAR-01 DIKIRIM: -7.97050,112.64500")
     assert "Kel. Kebonsari" in sent["+6281200000113"]["Body"]
     assert twilio_recorder.requests[0].account == "AC" + "0" * 32
     assert {n["state"] for n in incident["notifications"]} == {"sent"}
@@ -366,7 +367,7 @@ def test_units_sent_to_an_estimated_position_are_told_it_is_approximate(client, 
     incident_id = _create(client, writer, location={"address": KEBONSARI_ADDRESS}).get_json()["id"]
     client.post(f"/api/v1/incidents/{incident_id}/dispatch", json={"units": ["DAMKAR-01"]}, headers=writer)
     body = next(m["Body"] for m in twilio_recorder.messages if m["To"] == "+6281300000005")  # DAMKAR-01's phone
-    assert f"BERANGKAT: {KEBONSARI_ADDRESS} (perkiraan -7.97000,112.64500)" in body
+    assert f"DIKIRIM: {KEBONSARI_ADDRESS} (perkiraan -7.97000,112.64500)" in body
 
 
 def test_the_incident_page_shows_that_the_position_is_an_estimate(app, client, writer, database, make_user, demo_city):  # noqa: F811
@@ -374,4 +375,4 @@ def test_the_incident_page_shows_that_the_position_is_an_estimate(app, client, w
     username, _ = make_user("calltaker")
     page = _console_client(app, database, username).get(f"/incidents/{incident_id}").get_data(as_text=True)
     assert "-7.970000, 112.645000" in page and KEBONSARI_ADDRESS in page
-    assert '<p class="notice">Position estimated from the address: the centre of Kelurahan Kebonsari' in page
+    assert '<p class="notice">Posisi diperkirakan dari alamat: titik tengah Kelurahan Kebonsari' in page  # in the console's language

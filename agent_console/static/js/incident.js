@@ -138,7 +138,7 @@
 
     const dispatchError = document.getElementById("dispatch-error");
     function reassignOffer(error) {
-      const unit = error.details.unit, busy = error.details.busy_incident_id;
+      const unit = error.details.unit, busy = error.details.incident;
       dispatchError.replaceChildren(
         t("incident.unit_busy", { unit, incident: busy }), " ",
         Siaga.el("button", { type: "button", class: "small reassign", dataset: { callsign: unit, busyIncident: busy },
