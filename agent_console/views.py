@@ -57,3 +57,13 @@ def error_page(status: int, text: str):
 @bp.record_once
 def _set_error_page(state) -> None:
     state.app.extensions["siaga112.error_page"] = error_page
+
+
+def _console_settings() -> dict:
+    """What every console page's script needs of the settings: the base map, the answer targets."""
+    from agent_console.tiles import tile_settings
+    from siaga112.web import runtime
+
+    settings = runtime().settings
+    return {"tiles": tile_settings(), "wait_warn_s": settings.answer_warn_seconds,
+            "wait_late_s": settings.answer_late_seconds}

@@ -20,7 +20,9 @@ bp = Blueprint("incidents_api", __name__, url_prefix="/api/v1")
 
 
 def _problem(error: service.IncidentProblem) -> ApiError:
-    return ApiError(error.status, error.code, error.message, words=error.words, **error.details)
+    # What the refusal names (a unit, the incident it is on) goes with it, for a client to act on.
+    named = {key: value for key, value in error.details.items() if key not in ("status", "code", "message", "words")}
+    return ApiError(error.status, error.code, error.message, words=error.words, **named)
 
 
 def _incident(incident_id: int) -> Incident:

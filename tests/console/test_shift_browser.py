@@ -261,8 +261,8 @@ def test_a_unit_sent_elsewhere_leaves_the_offer_and_can_be_reassigned_with_a_but
     busy.locator("button.reassign").click()
     expect(page.locator("#assignments")).to_contain_text(unit)
     expect(page.locator("#busy-units li[data-callsign='%s']" % unit)).to_have_count(0)
-    detail = client.get(f"/api/v1/incidents/{first}", headers=make_token("incidents:write")).get_json()
-    assert f"dialihkan ke insiden #{second}" in detail["history"][-1]["note"]
+    page.goto(console.url(f"/incidents/{first}"))
+    expect(page.locator("#timeline")).to_contain_text(f"{unit} dialihkan ke insiden #{second}")
 
 
 def test_a_busy_unit_refusal_offers_the_reassign_button_in_indonesian(

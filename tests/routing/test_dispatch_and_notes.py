@@ -53,7 +53,9 @@ def test_a_busy_unit_is_named_and_reassigning_it_is_written_on_both_incidents(cl
     moved = _dispatch(client, writer, second, ["DAMKAR-02"], reassign=True).get_json()
     assert [u["callsign"] for u in moved["units"]] == ["DAMKAR-02"]
     left = client.get(f"/api/v1/incidents/{first}", headers=writer).get_json()
-    assert left["units"][0]["released_at"] and f"dialihkan ke insiden #{second}" in left["history"][-1]["note"]
+    assert left["units"][0]["released_at"]
+    assert left["history"][-1]["detail"]["event"] == {"id": "history.reassigned",
+                                                      "params": {"unit": "DAMKAR-02", "incident": second}}
 
 
 def test_a_note_leaves_the_status_alone(client, writer, demo_city):  # noqa: F811
@@ -74,7 +76,9 @@ def test_a_units_on_scene_report_moves_the_incident_and_is_on_its_timeline(clien
     assert reported.status_code == 200
     after = client.get(f"/api/v1/incidents/{incident['id']}", headers=writer).get_json()
     assert after["status"] == "on_scene"
-    assert after["history"][-1]["note"] == "DAMKAR-02: tiba di lokasi" and after["history"][-1]["actor"] == "unit:DAMKAR-02"
+    step = after["history"][-1]
+    assert step["actor"] == "unit:DAMKAR-02"
+    assert step["detail"]["event"] == {"id": "history.unit_report.on_scene", "params": {"unit": "DAMKAR-02"}}
 
 
 def test_sms_are_in_indonesian_and_stop_when_the_incident_closes(client, writer, demo_city, database, runtime):  # noqa: F811
