@@ -13,6 +13,7 @@ from sqlalchemy import String, cast, or_, select
 
 from agent_console import i18n, present
 from agent_console.pages import page
+from routing import notify
 from routing.explain import explain
 from routing.geo import haversine_m
 from siaga112 import events
@@ -194,6 +195,6 @@ def show(incident_id: int):
         routing=routing, timeline=present.timeline(incident),
         warnings=present.routing_warnings(incident.routing), explanation=explain(incident.routing),
         assignments=sent, busy_units=busy_units(incident, routing), notifications=notifications,
-        failed_sms=[n for n in notifications if n.state == "failed"],
+        failed_sms=[n for n in notifications if n.state == "failed"], sms_failure=notify.failure_kind,
         calls=present.calls_json(db(), list(calls)),
         alarms=[present.alarm_json(db(), a) for a in alarms], states=INCIDENT_STATES)

@@ -133,7 +133,7 @@ def retry_due(runtime: Runtime) -> int:
 
 
 ENDED_STATES = ("closed", "false_report")
-STOPPED_REASON = "Tidak dicoba lagi: insiden sudah ditutup."
+STOPPED_REASON = "Not retried: the incident is closed."
 
 
 def stop_retries(session: Session, incident_id: int) -> int:
@@ -144,6 +144,21 @@ def stop_retries(session: Session, incident_id: int) -> int:
         notification.state, notification.next_attempt_at = "failed", None
         notification.last_error = STOPPED_REASON
     return len(pending)
+
+
+def failure_kind(notification: Notification) -> str | None:
+    """Why a send failed, as a code a console words in its reader's language (the stored reason
+    is the technician's English): not_configured, refused, unreachable, stopped."""
+    reason = notification.last_error or ""
+    if notification.state != "failed":
+        return None
+    if reason.startswith("Not retried"):
+        return "stopped"
+    if reason.startswith("SMS is not configured"):
+        return "not_configured"
+    if reason.startswith("Twilio answered"):
+        return "refused"
+    return "unreachable"
 
 
 def retry_now(runtime: Runtime, session: Session, notification: Notification) -> None:

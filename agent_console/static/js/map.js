@@ -21,7 +21,8 @@ const SiagaMap = (() => {
   /* A map in the element; `options.legend` names what it shows (the situation map's by default). */
   function create(elementId, options = {}) {
     const tiles = (Siaga.settings && Siaga.settings.tiles) || {};
-    const map = L.map(elementId, { zoomControl: true, attributionControl: false, maxZoom: tiles.max_zoom || 19 });
+    const map = L.map(elementId, { zoomControl: false, attributionControl: false, maxZoom: tiles.max_zoom || 19 });
+    L.control.zoom({ zoomInTitle: t("map.zoom_in"), zoomOutTitle: t("map.zoom_out") }).addTo(map);
     if (tiles.url) L.tileLayer(tiles.url, { minZoom: tiles.min_zoom || 0, maxZoom: tiles.max_zoom || 19 }).addTo(map);
     map.getContainer().dataset.baseMap = tiles.url ? "tiles" : "none";
     map.setView(...DEFAULT_VIEW);
