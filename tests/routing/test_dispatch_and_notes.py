@@ -95,7 +95,7 @@ def test_sms_are_in_indonesian_and_stop_when_the_incident_closes(client, writer,
     client.patch(f"/api/v1/incidents/{incident['id']}", json={"status": "closed"}, headers=writer)
     with database.session() as session:
         for notification in session.query(Notification):
-            assert notification.next_attempt_at is None and "ditutup" in notification.last_error
+            assert notification.next_attempt_at is None and notify.failure_kind(notification) == "stopped"
             notification.next_attempt_at = utcnow()
     assert notify.retry_due(runtime) == 0
     closed = client.post(f"/api/v1/incidents/{incident['id']}/notifications/{notification_id}/retry", headers=writer)
