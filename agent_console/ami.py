@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from siaga112 import i18n
 from siaga112.audit import record
 from siaga112.errors import ApiError
 from siaga112.models import User
@@ -63,7 +64,10 @@ class AmiError(ApiError):
     status_code, slug = 409, "telephony_refused"
 
     def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(self.status_code, code or self.slug, message)
+        code = code or self.slug
+        key = f"sv.ami.{code}"  # the telephony sentences, in the viewer's language when the catalogue has them
+        super().__init__(self.status_code, code, message,
+                         words=i18n.message(key) if i18n.known(key, "en") else None)
 
 
 class AmiNotConfigured(AmiError):

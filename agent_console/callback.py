@@ -12,6 +12,7 @@ import importlib
 from flask import request
 
 from siaga112.errors import ApiError
+from siaga112.i18n import message
 
 
 def _ami_call_back():
@@ -33,5 +34,6 @@ def call_back(runtime, user, call):
     """Start the call-back; returns the AMI ActionID. Refusals arrive as ApiError sentences."""
     function = _ami_call_back()
     if function is None or not runtime.settings.ami_username:
-        raise ApiError(503, "callback_unavailable", "Call-back is not available: the Asterisk manager is not set up.")
+        raise ApiError(503, "callback_unavailable", "Call-back is not available: the Asterisk manager is not set up.",
+                       words=message("callbacks.unavailable"))
     return function(runtime, user, call, ip=request.remote_addr)

@@ -17,6 +17,7 @@ from siaga112.errors import ApiError
 from siaga112.i18n import message
 from siaga112.models import Alarm, Call, Incident, Jurisdiction, LocationFix, Unit
 from siaga112.web import db, json_body, runtime
+from siaga112.web_input import stored_id
 
 bp = Blueprint("console_api", __name__, url_prefix="/api/v1/console")
 
@@ -104,8 +105,8 @@ def set_landmark(call_id: int):
 def confirm_fix(call_id: int):
     """The call-taker confirms one fix; later fixes are then offered, never swapped in."""
     call = _call(call_id)
-    fix_id = json_body().get("fix_id")
-    fix = db().get(LocationFix, fix_id) if isinstance(fix_id, int) else None
+    fix_id = stored_id(json_body().get("fix_id"))
+    fix = db().get(LocationFix, fix_id) if fix_id is not None else None
     if fix is None or fix.call_id != call.id:
         raise ApiError(400, "invalid_fix", "That location fix does not belong to this call.",
                        words=message("error.invalid_fix"))
@@ -121,8 +122,8 @@ def confirm_fix(call_id: int):
 def join_incident(call_id: int):
     """Link the call to an existing incident (a second caller about the same fire)."""
     call = _call(call_id)
-    incident_id = json_body().get("incident_id")
-    incident = db().get(Incident, incident_id) if isinstance(incident_id, int) else None
+    incident_id = stored_id(json_body().get("incident_id"))
+    incident = db().get(Incident, incident_id) if incident_id is not None else None
     if incident is None:
         raise ApiError(400, "invalid_incident", "There is no such incident.", words=message("incident.not_found"))
     if incident.status not in present.OPEN_INCIDENT_STATES:

@@ -15,6 +15,7 @@ closes, so the page says "sign in again" within a heartbeat instead of at the ne
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 from flask import Blueprint, Response, current_app, g, request, stream_with_context
@@ -25,6 +26,7 @@ from siaga112.db import iso
 from siaga112.errors import ApiError
 from siaga112.models import User
 from siaga112.web import console_session_valid, runtime
+from siaga112.web_input import ID_MAX, whole_number
 
 bp = Blueprint("events_api", __name__, url_prefix="/api/v1")
 
@@ -36,13 +38,7 @@ RETRY_MS = 1000  # how soon EventSource reconnects after the stream ends
 def _start_id(database) -> int:
     for raw in (request.headers.get("Last-Event-ID"), request.args.get("after")):
         if raw not in (None, ""):
-            try:
-                value = int(raw)
-            except ValueError:
-                raise ApiError(400, "invalid_event_id", "The event id to resume after must be a whole number.") from None
-            if value < 0:
-                raise ApiError(400, "invalid_event_id", "The event id to resume after must not be negative.")
-            return value
+            return whole_number(raw, "The event id to resume after", low=0, high=ID_MAX, code="invalid_event_id")
     with database.session() as session:
         return events.latest_id(session)
 
@@ -72,13 +68,12 @@ def stream(database, subscriber: events.Subscriber, after_id: int, audience: str
     deadline = time.monotonic() + lifetime
     yield f"retry: {RETRY_MS}\n: connected\n\n"
     with subscriber.subscription():
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not subscriber.closing:
             mark = subscriber.latest
-            with database.session() as session:
-                rows = events.fetch(session, cursor.floor, audience=audience)
+            rows = subscriber.read(cursor.floor, mark)  # one query shared by the streams woken together
             fresh = set(cursor.take([row.id for row in rows]))
             for row in rows:
-                if row.id in fresh:
+                if row.id in fresh and events.visible_to(row, audience):
                     yield format_event(row)
             if fresh and len(rows) >= 200:
                 continue
@@ -101,11 +96,32 @@ def _sign_in_check(database):
     return signed_in
 
 
+def _stream_slots() -> threading.BoundedSemaphore:
+    """How many streams may be open at once: each holds a server worker for its lifetime."""
+    app = current_app._get_current_object()
+    slots = app.extensions.get("siaga112.event_stream_slots")
+    if slots is None:
+        with _SLOTS_LOCK:
+            slots = app.extensions.setdefault(
+                "siaga112.event_stream_slots", threading.BoundedSemaphore(app.config.get("SSE_MAX_STREAMS", 400)))
+    return slots
+
+
+_SLOTS_LOCK = threading.Lock()
+
+
 @bp.get("/events")
 @require("calls:read")
 def event_stream():
     database = runtime().database
     after_id = _start_id(database)
+    slots = _stream_slots()
+    if not slots.acquire(blocking=False):
+        # The API keeps its own workers: a stream beyond the limit is refused, and the browser retries.
+        error = ApiError(503, "too_many_streams", "Too many consoles are connected; retrying shortly.")
+        response, status = error.response()
+        response.headers["Retry-After"] = "5"
+        return response, status
     audience = g.principal.name if g.principal.kind == "user" else None
     body = stream(
         database, events.subscriber(database), after_id, audience,
@@ -114,6 +130,7 @@ def event_stream():
         signed_in=_sign_in_check(database) if g.principal.kind == "user" else None,
     )
     response = Response(stream_with_context(body), mimetype="text/event-stream")
+    response.call_on_close(slots.release)
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
     return response

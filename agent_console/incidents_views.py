@@ -20,6 +20,7 @@ from siaga112 import events
 from siaga112.models import Alarm, Call, Incident, Unit
 from siaga112.models.incidents import INCIDENT_STATES, IncidentUnit, Notification
 from siaga112.web import db, runtime
+from siaga112.web_input import is_record_id
 
 log = logging.getLogger(__name__)
 
@@ -110,13 +111,13 @@ def new():
     source = None
     prefill = {"category": None, "priority": 5, "lat": None, "lon": None, "description": "", "address": "",
                "call_ids": [], "alarm_ids": [], "existing_incident_id": None}
-    if request.args.get("call", "").isdigit():
-        source = db().get(Call, int(request.args["call"]))
+    if request.args.get("call"):
+        source = db().get(Call, int(request.args["call"])) if is_record_id(request.args["call"]) else None
         if source is None:
             abort(404)
         prefill = _prefill_from_call(source)
-    elif request.args.get("alarm", "").isdigit():
-        source = db().get(Alarm, int(request.args["alarm"]))
+    elif request.args.get("alarm"):
+        source = db().get(Alarm, int(request.args["alarm"])) if is_record_id(request.args["alarm"]) else None
         if source is None:
             abort(404)
         prefill = _prefill_from_alarm(source)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 
+from urllib.parse import urlsplit
+
 from flask import abort, g, redirect, request, url_for
 
 
@@ -26,7 +28,17 @@ def page(scope: str):
 
 
 def safe_next(target: str | None) -> str | None:
-    """A post-login address only if it stays on this site (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    r"""A post-login address only if it is a path on this site (no open redirect).
+
+    Browsers drop tabs and newlines from a URL and read a backslash as a slash, so
+    `/\t/evil.example` and `/\evil.example` would leave the site: any control character,
+    backslash or space refuses the address, as does anything with a scheme or a host.
+    """
+    if not isinstance(target, str) or not target.startswith("/") or target.startswith("//") or len(target) > 2000:
+        return None
+    if any(ch <= " " or ch == "\x7f" or ch == "\\" for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return None
+    return target

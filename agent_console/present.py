@@ -35,6 +35,7 @@ def fix_json(fix: LocationFix, now: datetime | None = None) -> dict:
         "observed_at": iso(fix.observed_at), "received_at": iso(fix.received_at),
         "age_s": max(0, int((now - seen).total_seconds())) if seen else None,
         "note": (fix.detail or {}).get("note"),
+        "warnings": (fix.detail or {}).get("warnings") or [],
     }
 
 

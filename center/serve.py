@@ -7,7 +7,6 @@ can run on several machines over one PostgreSQL.
 from __future__ import annotations
 
 import logging
-import threading
 
 from siaga112.runtime import Runtime
 from siaga112.serve import Service, ServiceFactory
@@ -16,27 +15,41 @@ log = logging.getLogger(__name__)
 
 
 class WebService:
-    """The console and API on a threaded WSGI server."""
+    """The console and API on waitress (`siaga112.web_server`): request timeouts, a worker for
+    each console event stream, and a stop within seconds."""
 
     name = "web"
 
     def __init__(self, runtime: Runtime) -> None:
-        from werkzeug.serving import make_server
-
         from center.web import create_app
+        from siaga112.web import MAX_BODY_BYTES
+        from siaga112.web_server import WebServer
 
         settings = runtime.settings
-        self.server = make_server(settings.bind_host, settings.web_port, create_app(runtime), threaded=True)
-        self.port = self.server.server_port
-        self.thread = threading.Thread(target=self.server.serve_forever, name="web", daemon=True)
+        self.runtime = runtime
+        self.app = create_app(runtime)
+        self.server = WebServer(self.app, settings.bind_host, settings.web_port,
+                                threads=settings.web_threads, event_streams=settings.web_event_streams,
+                                request_timeout=settings.web_request_timeout_seconds,
+                                idle_timeout=settings.web_idle_timeout_seconds, max_body_bytes=MAX_BODY_BYTES,
+                                trusted_proxy=settings.web_trusted_proxy)
+        self.port = self.server.port
 
     def start(self) -> None:
-        self.thread.start()
+        from siaga112 import events
+
+        events.subscriber(self.runtime.database).closing = False
+        self.server.start()
         log.info("web console and API on http://%s:%s/", self.server.host, self.port)
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.thread.join(timeout=10)
+        from siaga112 import events
+
+        # Open event streams end first (each holds a worker), then the server stops.
+        subscriber = events.subscriber(self.runtime.database)
+        subscriber.close_streams()
+        self.server.stop(timeout=3)
+        subscriber.stop()
 
 
 def _agi(runtime: Runtime) -> Service:

@@ -25,9 +25,12 @@ def blueprints() -> list:
 
 def health_checks() -> dict:
     """Health of optional parts on /healthz: name -> function(runtime) -> dict."""
+    from ivr.journal_health import call_journal_health
     from recordings.health import transcription_health
+    from recordings.storage_health import recordings_storage_health
 
-    return {"transcription": transcription_health}
+    return {"transcription": transcription_health, "recordings_storage": recordings_storage_health,
+            "call_journal": call_journal_health}
 
 
 def create_app(runtime: Runtime | None = None, test_config: dict | None = None) -> Flask:

@@ -3,8 +3,12 @@
 Two forms reach us: the SMS text the handset sends to the network (v1 `A"ML=1;lt=..;lg=..;...`,
 or Android's v2 `A"ML=2;...;lo=lat,lon,acc;...`), relayed by the operator's SMS gateway with the
 sender's number, and the HTTPS form (`application/x-www-form-urlencoded`, `device_number`,
-`location_latitude`, ...). Every field is checked; a message with any bad field is refused
-whole, because a wrong position sent to an ambulance is worse than none.
+`location_latitude`, ...). Every field is checked, but only what would make the position
+wrong refuses the message: the coordinates, the accuracy, the time of the fix (a wrong position
+sent to an ambulance is worse than none), and a sender we cannot match to a call. A message
+whose position is sound but whose `ml` length, version, unknown attributes or identity fields
+are off is kept, with each such fault in `warnings`, shown beside the fix on the call view: a
+handset's position must not be lost over a length field.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl
 
@@ -49,6 +53,7 @@ class AmlReport:
     version: int | None
     form: str  # "sms" or "https"
     raw: str
+    warnings: list[str] = field(default_factory=list)  # faults that do not touch the position
 
     @property
     def has_location(self) -> bool:
@@ -60,26 +65,34 @@ def parse_sms(text: str, sender: str | None, *, region: str = "ID", now: datetim
     now = now or datetime.now(timezone.utc)
     text = _bounded(text).strip("\r\n")
     caller = _caller(sender, region, "the sender's number (query parameter `from`)")
-    fields = _sms_fields(text)
+    warnings: list[str] = []
+    fields = _sms_fields(text, warnings)
     header = fields.pop('A"ML', None)
-    version = _int(header, "A\"ML version", 1, 2) if header is not None else None
-    allowed = V2_KEYS if version == 2 else V1_KEYS
+    version = None
+    if header is not None:
+        version = _soft(warnings, _int, header, "A\"ML version", 1, 99)
+    # A version we do not know is read as the one whose position field it carries (v2's `lo`).
+    as_v2 = version == 2 or (version is not None and version > 2 and "lo" in fields)
+    if version is not None and version > 2:
+        warnings.append(f"A\"ML version {version} is newer than we know; its fields were read as "
+                        f"version {2 if as_v2 else 1}")
+    allowed = V2_KEYS if as_v2 else V1_KEYS
     unknown = sorted(set(fields) - allowed)
     if unknown:
-        raise AmlError(f"unknown AML field {unknown[0]!r}")
+        warnings.append(f"unknown AML field{'s' if len(unknown) > 1 else ''} {', '.join(repr(k[:12]) for k in unknown[:5])}")
     if "ml" in fields:
-        declared = _int(fields["ml"], "ml (message length)", 1, MAX_MESSAGE_CHARS)
-        if declared != len(text):
-            raise AmlError(f"ml says {declared} characters but the message has {len(text)}")
-    if version == 2:
-        return _sms_v2(fields, caller, text, now)
+        declared = _soft(warnings, _int, fields["ml"], "ml (message length)", 1, MAX_MESSAGE_CHARS)
+        if declared is not None and declared != len(text):
+            warnings.append(f"ml says {declared} characters but the message has {len(text)}")
+    if as_v2:
+        return _sms_v2(fields, caller, text, now, warnings)
     lat = _coordinate(fields.get("lt"), "lt (latitude)", 90)
     lon = _coordinate(fields.get("lg"), "lg (longitude)", 180)
     radius = None if fields.get("rd") in (None, "N") else _float(fields["rd"], "rd (radius)", 0, 1_000_000)
     observed = _time_of_positioning(fields.get("top"), now)
-    method = _confidence_and_method(fields, "pm", "pm (positioning method)")
-    _identity_fields(fields)
-    return _report(caller, lat, lon, radius, observed, method, version, "sms", text)
+    method = _confidence_and_method(fields, "pm", "pm (positioning method)", warnings)
+    _identity_fields(fields, warnings)
+    return _report(caller, lat, lon, radius, observed, method, version, "sms", text, warnings)
 
 
 def parse_https(body: str, *, region: str = "ID", now: datetime | None = None) -> AmlReport:
@@ -93,10 +106,11 @@ def parse_https(body: str, *, region: str = "ID", now: datetime | None = None) -
     fields: dict[str, str] = {}
     for key, value in pairs:
         if key in fields:
-            raise AmlError(f"field {key!r} is given twice")
+            raise AmlError(f"field {key!r} is given twice")  # which of the two positions is the handset's?
         fields[key] = value
+    warnings: list[str] = []
     if fields.get("v") not in (None, "1", "2"):
-        raise AmlError(f"v (version) {fields['v'][:8]!r} is not 1 or 2")
+        warnings.append(f"v (version) {fields['v'][:8]!r} is not 1 or 2; its fields were read as version 1")
     caller = _caller(fields.get("device_number"), region, "device_number")
     lat = _coordinate(fields.get("location_latitude"), "location_latitude", 90)
     lon = _coordinate(fields.get("location_longitude"), "location_longitude", 180)
@@ -108,36 +122,47 @@ def parse_https(body: str, *, region: str = "ID", now: datetime | None = None) -
         millis = _int(fields["location_time"], "location_time", 0, 10**14)
         observed = _not_future(datetime.fromtimestamp(millis / 1000, timezone.utc), now, "location_time")
     if fields.get("location_certainty"):
-        _int(fields["location_certainty"], "location_certainty", 0, 100)
+        _soft(warnings, _int, fields["location_certainty"], "location_certainty", 0, 100)
     if fields.get("location_altitude"):
-        _float(fields["location_altitude"], "location_altitude", -1000, 100_000)
+        _soft(warnings, _float, fields["location_altitude"], "location_altitude", -1000, 100_000)
     method = None
     if fields.get("location_source"):
         source = fields["location_source"].upper()
-        if source not in HTTPS_SOURCES:
-            raise AmlError(f"location_source {fields['location_source'][:12]!r} is not one we know")
-        method = HTTPS_SOURCES[source]
+        if source in HTTPS_SOURCES:
+            method = HTTPS_SOURCES[source]
+        else:
+            warnings.append(f"location_source {fields['location_source'][:12]!r} is not one we know")
     for key in ("device_imei", "device_imsi", "cell_home_mcc", "cell_home_mnc", "cell_network_mcc",
                 "cell_network_mnc", "cell_id"):
         if fields.get(key) and not _DIGITS.fullmatch(fields[key]):
-            raise AmlError(f"{key} must be digits")
+            warnings.append(f"{key} must be digits")
     if fields.get("hmac") and not re.fullmatch(r"[0-9a-fA-F]{40,64}", fields["hmac"]):
-        raise AmlError("hmac must be hexadecimal")
-    version = int(fields["v"]) if fields.get("v") else None
-    return _report(caller, lat, lon, accuracy, observed, method, version, "https", body)
+        warnings.append("hmac must be hexadecimal")
+    version = int(fields["v"]) if fields.get("v") in ("1", "2") else None
+    return _report(caller, lat, lon, accuracy, observed, method, version, "https", body, warnings)
 
 
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _confidence_and_method(fields: dict[str, str], key: str, label: str) -> str | None:
+def _soft(warnings: list[str], check, *args):
+    """Run a field check whose failure leaves the position sound: the fault becomes a warning."""
+    try:
+        return check(*args)
+    except AmlError as error:
+        warnings.append(str(error))
+        return None
+
+
+def _confidence_and_method(fields: dict[str, str], key: str, label: str, warnings: list[str]) -> str | None:
     """Check the confidence `lc` and read the positioning method (`pm` in v1, `ls` in v2)."""
     if "lc" in fields:
-        _int(fields["lc"], "lc (confidence)", 0, 100)
+        _soft(warnings, _int, fields["lc"], "lc (confidence)", 0, 100)
     if key not in fields:
         return None
     if fields[key] not in POSITIONING_METHODS:
-        raise AmlError(f"{label} {fields[key][:8]!r} is not G, W, C or N")
+        warnings.append(f"{label} {fields[key][:8]!r} is not G, W, C or N")
+        return None
     return POSITIONING_METHODS[fields[key]]
 
 
@@ -156,19 +181,28 @@ def _caller(raw: str | None, region: str, what: str) -> str:
     return number
 
 
-def _sms_fields(text: str) -> dict[str, str]:
+def _sms_fields(text: str, warnings: list[str]) -> dict[str, str]:
+    """The key=value attributes; a malformed one is skipped (a warning), a repeated one refuses
+    the message (which of two latitudes would be the handset's?)."""
     fields: dict[str, str] = {}
+    skipped = []
     for part in text.split(";"):
         key, sep, value = part.partition("=")
         if not sep or not key or not value or "=" in value:
-            raise AmlError(f"{part[:20]!r} is not a key=value attribute")
+            skipped.append(part[:20])
+            continue
         if key in fields:
             raise AmlError(f"attribute {key!r} is given twice")
         fields[key] = value
+    if skipped:
+        warnings.append(f"{len(skipped)} attribute{'s' if len(skipped) > 1 else ''} not of the form key=value "
+                        f"skipped: {', '.join(repr(s) for s in skipped[:3])}")
+    if not fields:
+        raise AmlError("the message has no key=value attribute")
     return fields
 
 
-def _sms_v2(fields: dict[str, str], caller: str, text: str, now: datetime) -> AmlReport:
+def _sms_v2(fields: dict[str, str], caller: str, text: str, now: datetime, warnings: list[str]) -> AmlReport:
     lat = lon = accuracy = None
     if "lo" in fields:
         parts = fields["lo"].split(",")
@@ -181,20 +215,20 @@ def _sms_v2(fields: dict[str, str], caller: str, text: str, now: datetime) -> Am
     if "et" in fields:
         observed = _not_future(datetime.fromtimestamp(_int(fields["et"], "et (time)", 0, 10**11), timezone.utc),
                                now, "et (time)")
-    method = _confidence_and_method(fields, "ls", "ls (location source)")
-    _identity_fields(fields)
-    return _report(caller, lat, lon, accuracy, observed, method, 2, "sms", text)
+    method = _confidence_and_method(fields, "ls", "ls (location source)", warnings)
+    _identity_fields(fields, warnings)
+    return _report(caller, lat, lon, accuracy, observed, method, 2, "sms", text, warnings)
 
 
-def _identity_fields(fields: dict[str, str]) -> None:
+def _identity_fields(fields: dict[str, str], warnings: list[str]) -> None:
     limits = {"si": (6, 15), "ei": (14, 16), "mcc": (3, 3), "mnc": (2, 3), "nc": (5, 6), "hc": (5, 6)}
     for key, (shortest, longest) in limits.items():
         value = fields.get(key)
         if value is not None and not (_DIGITS.fullmatch(value) and shortest <= len(value) <= longest):
-            raise AmlError(f"{key} must be {shortest}-{longest} digits")
+            warnings.append(f"{key} must be {shortest}-{longest} digits")
 
 
-def _report(caller, lat, lon, accuracy, observed, method, version, form, raw) -> AmlReport:
+def _report(caller, lat, lon, accuracy, observed, method, version, form, raw, warnings=()) -> AmlReport:
     # "No location" is a valid AML (pm=N, or 0,0 from a handset without a fix): kept as no fix.
     if lat is not None and lon is not None and method != "none":
         try:
@@ -203,7 +237,8 @@ def _report(caller, lat, lon, accuracy, observed, method, version, form, raw) ->
             lat = lon = None
     else:
         lat = lon = None
-    return AmlReport(caller, lat, lon, accuracy if lat is not None else None, observed, method, version, form, raw)
+    return AmlReport(caller, lat, lon, accuracy if lat is not None else None, observed, method, version, form, raw,
+                     list(warnings))
 
 
 def _coordinate(text: str | None, what: str, bound: int) -> float | None:

@@ -63,4 +63,6 @@ def post_aml():
         raise ApiError(400, "invalid_aml", f"The AML message was refused: {error}.") from None
     matched = store_aml(db(), report)
     db().commit()
-    return jsonify({"matched_call_id": matched}), 202
+    if report.warnings:
+        log.info("AML from %s kept with warnings: %s", report.caller, "; ".join(report.warnings))
+    return jsonify({"matched_call_id": matched, "warnings": report.warnings}), 202

@@ -6,7 +6,9 @@ with the bytes a real Asterisk 22.10.1 sent in captured sessions: `200 result=` 
 the multi-line `520` usage block, the `HANGUP` line and `511` after a hang-up. A scripted
 `Caller` presses keys, speaks into RECORD FILE (a real 8 kHz WAV is written as it records) and
 hangs up when told. Call time is simulated: prompts and waits take no real time unless
-`realtime=True`.
+`realtime=True`. It simulates the commands and applications the IVR uses; any other command
+answers 510 (and is noted in `AgiRecord.unsupported`). The whole path through a real Asterisk,
+with SIP calls, is tested in `tests/asterisk`.
 
     >>> record = run_call("127.0.0.1", 4573, Channel(caller_id="+6281234567890"),
     ...                   Caller(presses=[Press("1", during="choose_service")],
@@ -50,7 +52,6 @@ FRAME_MS = 20
 BEEP_SAMPLES = 3404              # Asterisk's core sound "beep" (STREAM FILE beep -> endpos=3404)
 DTMF_DIGITS = "0123456789*#ABCD"
 SILENCE_THRESHOLD = 256          # dsp.conf silencethreshold: mean |sample| below it is silence
-GET_OPTION_TIMEOUT_MS = 5000     # the dialplan's digit timeout, GET OPTION's default wait
 MAX_ARGS = 128                   # res_agi drops words beyond this many
 
 UNKNOWN_COMMAND = "510 Invalid or unknown command\n"
@@ -96,9 +97,9 @@ _COMMANDS: dict[str, _CommandSpec] = {
     "DATABASE GET": _CommandSpec(True, "Usage: DATABASE GET family key\n", simulated=False),
     "DATABASE PUT": _CommandSpec(True, "Usage: DATABASE PUT family key value\n", simulated=False),
     "EXEC": _CommandSpec(True, "Usage: EXEC application options\n"),
-    "GET DATA": _CommandSpec(False, "Usage: GET DATA file [timeout [maxdigits]]\n"),
+    "GET DATA": _CommandSpec(False, "Usage: GET DATA file [timeout [maxdigits]]\n", simulated=False),
     "GET FULL VARIABLE": _CommandSpec(True, "Usage: GET FULL VARIABLE variablename [channel]\n"),
-    "GET OPTION": _CommandSpec(False, "Usage: GET OPTION filename escape_digits [timeout]\n"),
+    "GET OPTION": _CommandSpec(False, "Usage: GET OPTION filename escape_digits [timeout]\n", simulated=False),
     "GET VARIABLE": _CommandSpec(True, "Usage: GET VARIABLE variablename\n"),
     "GOSUB": _CommandSpec(False, "Usage: GOSUB context extension priority [argument]\n", simulated=False),
     "HANGUP": _CommandSpec(False, "Usage: HANGUP [channelname]\n"),
@@ -244,7 +245,7 @@ class Press:
 
     A step is named by what the server asks for: a prompt (`"choose_service"` or its full path
     `"siaga112/id/choose_service"`), `"wait"` (WAIT FOR DIGIT), `"record"` (RECORD FILE),
-    `"prompt"` (any prompt), a command (`"get data"`) or `"listen"`: the next command that
+    `"prompt"` (any prompt), a command (`"wait for digit"`) or `"listen"`: the next command that
     listens for keys at all. Each Press is used at the next step of its name that has not had
     one yet, so two `Press("5", during="wait")` answer two WAIT FOR DIGITs. Keys Asterisk is
     not listening for are dropped, as on a real channel (they show in `lost_digits`).
@@ -532,31 +533,56 @@ class _AudioFile:
                 old.seek(self.header)
                 kept = old.read(keep_samples * 2)
         self._file = open(path, "wb")
-        if wav:
-            self._file.write(_wav_header(0))
-        self._file.write(kept)
-        self._file.flush()
         self.samples = len(kept) // 2
+        try:
+            if wav:
+                self._file.write(_wav_header(0))
+            self._file.write(kept)
+            self._file.flush()
+        except OSError as error:
+            self._fail(error)
+
+    # A full disk does not stop a call: Asterisk logs the failed write and the channel goes on,
+    # leaving the file as far as it got. So does this peer.
+    failed = False
 
     def append(self, samples: np.ndarray, *, flush: bool = True) -> None:
-        self._file.write(samples.astype("<i2").tobytes())
+        if self.failed:
+            return
+        try:
+            self._file.write(samples.astype("<i2").tobytes())
+            if flush:
+                self._file.flush()
+        except OSError as error:
+            self._fail(error)
+            return
         self.samples += len(samples)
-        if flush:
-            self._file.flush()
 
     def truncate(self, samples: int) -> None:
         self.samples = max(0, min(samples, self.samples))
-        self._file.seek(self.header + self.samples * 2)
-        self._file.truncate()
-        self._file.flush()
+        try:
+            self._file.seek(self.header + self.samples * 2)
+            self._file.truncate()
+            self._file.flush()
+        except OSError as error:
+            self._fail(error)
 
     def close(self) -> None:
         if self._file.closed:
             return
-        if self.wav:
-            self._file.seek(0)
-            self._file.write(_wav_header(self.samples * 2))
-        self._file.close()
+        try:
+            if self.wav:
+                self._file.seek(0)
+                self._file.write(_wav_header(self.samples * 2))
+            self._file.close()
+        except OSError as error:
+            self._fail(error)
+            with suppress(OSError):
+                self._file.close()
+
+    def _fail(self, error: OSError) -> None:
+        self.failed = True
+        log.warning("cannot write %s: %s (the call goes on)", self.path, error)
 
 
 def _wav_header(data_bytes: int) -> bytes:
@@ -661,11 +687,6 @@ class AgiRecord:
             if _variable_key(_inheritance_stripped(set_name)) == wanted:
                 return value
         return None
-
-    def transcript(self) -> str:
-        """The session in the format of the shared transcripts: `TIME A->S b'line\\n'`."""
-        return "".join(f"{line.at.replace(tzinfo=None).isoformat(timespec='microseconds')} "
-                       f"{line.direction} {line.data!r}\n" for line in self.lines)
 
 
 @dataclass(frozen=True)
@@ -940,10 +961,10 @@ class AsteriskPeer:
             return set()
         labels = {command.name.lower()}
         argv = command.argv
-        if command.name in ("STREAM FILE", "GET OPTION", "CONTROL STREAM FILE", "GET DATA") and len(argv) > 2:
+        if command.name == "STREAM FILE" and len(argv) > 2:
             if argv[2]:
                 labels |= {argv[2], argv[2].rsplit("/", 1)[-1], "prompt"}
-            if command.name == "GET DATA" or (len(argv) > 3 and argv[3]):
+            if len(argv) > 3 and argv[3]:
                 labels.add("listen")
         elif command.name == "WAIT FOR DIGIT":
             labels |= {"wait", "listen"}
@@ -1166,21 +1187,6 @@ class AsteriskPeer:
         self._vars["PLAYBACKSTATUS"] = "SUCCESS" if result == 0 else "FAILED"
         return _Outcome(f"200 result={result} endpos={endpos}\n", failed=result < 0)
 
-    async def _cmd_get_option(self, argv: tuple[str, ...]) -> _Outcome:
-        if not 4 <= len(argv) <= 5:
-            return _USAGE
-        escape = argv[3]
-        timeout_ms = _atoi(argv[4]) if len(argv) == 5 else GET_OPTION_TIMEOUT_MS
-        heard, endpos = await self._play(argv[2], escape)
-        if heard is None:
-            return _Outcome("200 result=-1 endpos=0\n", failed=True)
-        result = heard.result
-        if result == 0:
-            heard, _ = await self._listen(None if timeout_ms < 0 else timeout_ms / 1000, DTMF_DIGITS)
-            # res_agi keeps the key only if it is an escape digit; a hang-up here reads as 0 too.
-            result = ord(heard.digit) if heard.kind == "digit" and heard.digit in escape else 0
-        return _Outcome(f"200 result={result} endpos={endpos}\n", failed=result < 0)
-
     async def _cmd_wait_for_digit(self, argv: tuple[str, ...]) -> _Outcome:
         if len(argv) != 4:
             return _USAGE
@@ -1189,40 +1195,6 @@ class AsteriskPeer:
             return _USAGE
         heard, _ = await self._listen(None if timeout_ms < 0 else timeout_ms / 1000, DTMF_DIGITS)
         return _Outcome(f"200 result={heard.result}\n", failed=heard.result < 0)
-
-    async def _cmd_get_data(self, argv: tuple[str, ...]) -> _Outcome:
-        if len(argv) < 3:
-            return _USAGE
-        timeout_ms = _atoi(argv[3]) if len(argv) > 3 else 0
-        max_digits = _atoi(argv[4]) if len(argv) > 4 else 1024
-        first_ms, next_ms = 6000, 2000            # app.c's defaults for the first and later keys
-        if timeout_ms > 0:
-            first_ms = next_ms = timeout_ms
-        elif timeout_ms < 0:
-            first_ms = next_ms = 1_000_000_000
-        if max_digits == 0:
-            return _Outcome("200 result=-1\n")
-        key: str | None = None
-        if argv[2]:
-            heard, _ = await self._play(argv[2], DTMF_DIGITS)
-            if heard is None or heard.kind == "hangup":
-                return _Outcome("200 result=-1\n")
-            key = heard.digit
-        digits, wait_ms = "", first_ms
-        while True:
-            if key is None:
-                heard, _ = await self._listen(wait_ms / 1000, DTMF_DIGITS)
-                if heard.kind == "hangup":
-                    return _Outcome("200 result=-1\n")
-                if heard.kind == "timeout":
-                    return _Outcome(f"200 result={digits} (timeout)\n")
-                key = heard.digit
-            if key == "#":
-                return _Outcome(f"200 result={digits}\n")
-            digits += key
-            if len(digits) >= max_digits:
-                return _Outcome(f"200 result={digits}\n")
-            key, wait_ms = None, next_ms
 
     async def _cmd_record_file(self, argv: tuple[str, ...]) -> _Outcome:
         if len(argv) < 6:
@@ -1333,12 +1305,6 @@ class AsteriskPeer:
         self._vars["MIXMONITOR_FILENAME"] = name if name.startswith("/") else str(path)
         return 0
 
-    async def _app_stopmixmonitor(self, data: str) -> int:
-        for mix in self._mixes:
-            mix.close()
-        self._mixes = []
-        return 0
-
     async def _app_playback(self, data: str) -> int:
         if self._hung_up:
             return -1
@@ -1353,38 +1319,10 @@ class AsteriskPeer:
         self._vars["PLAYBACKSTATUS"] = status
         return 0
 
-    async def _app_wait(self, data: str) -> int:
-        try:
-            seconds = float(data or 0)
-        except ValueError:
-            seconds = 0.0
-        heard, _ = await self._listen(max(seconds, 0.0), "")
-        return -1 if heard.kind == "hangup" else 0
-
-    async def _app_set(self, data: str) -> int:
-        name, _, value = data.partition("=")
-        if name:
-            self._set(name.strip(), value)
-        return 0
-
-    async def _app_noop(self, data: str) -> int:
-        return 0
-
-    async def _app_answer(self, data: str) -> int:
-        if self._hung_up:
-            return -1
-        self._state = 6
-        return 0
-
-    async def _app_hangup(self, data: str) -> int:
-        self._mark_hung_up("agi")
-        return -1
 
 
-_APPLICATIONS = {
-    "mixmonitor": "_app_mixmonitor", "stopmixmonitor": "_app_stopmixmonitor", "playback": "_app_playback",
-    "wait": "_app_wait", "set": "_app_set", "noop": "_app_noop", "answer": "_app_answer", "hangup": "_app_hangup",
-}
+# The applications the IVR runs with EXEC (and Playback, which the captured session used).
+_APPLICATIONS = {"mixmonitor": "_app_mixmonitor", "playback": "_app_playback"}
 
 
 def _silence_option(words: Sequence[str]) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -45,13 +45,16 @@ class NewCall:
     ivr_step: str
     fixes: list[Fix] = field(default_factory=list)
     cell: CellId | None = None
+    started_at: datetime | None = None  # when Asterisk handed over the call; None: now
 
 
 @dataclass
 class OpenedCall:
-    """The new record's id, and what the database knew about its caller."""
+    """The new record's id, and what the database knew about its caller.
 
-    id: int
+    `id` is None when the call could not be stored yet (it waits in the call journal)."""
+
+    id: int | None
     repeat_count: int = 0
     prank_suspect: bool = False
     fix_count: int = 0
@@ -72,6 +75,7 @@ class IvrOutcome:
     recordings: dict[str, str] = field(default_factory=dict)  # kind -> path Asterisk writes
     summary: dict = field(default_factory=dict)
     priority: int = BASE  # set by finish_ivr
+    at: datetime | None = None  # when the IVR let the caller go; None: now
 
 
 @dataclass
@@ -102,7 +106,7 @@ class OpenCall:
         rows = [{
             "uniqueid": job.new.uniqueid[:64], "channel": (job.new.channel or "")[:200] or None,
             "caller": job.new.caller, "caller_raw": job.new.caller_raw, "caller_name": job.new.caller_name,
-            "state": "ivr", "priority": BASE, "ivr_step": job.new.ivr_step, "started_at": now,
+            "state": "ivr", "priority": BASE, "ivr_step": job.new.ivr_step, "started_at": job.new.started_at or now,
         } for job in jobs]
         ids = _insert_calls(session, rows)
         opened, fix_rows, aml_rows = [], [], []
@@ -119,7 +123,7 @@ class OpenCall:
                 call.prank_suspect = caller in pranks
                 for aml in waiting_aml.pop(caller, []):  # the caller's first call in the batch takes them
                     fixes.append(Fix("aml", aml.lat, aml.lon, aml.accuracy_m, aml.observed_at,
-                                     {"aml_id": aml.id, "positioning_method": aml.positioning_method}))
+                                     _aml_detail(aml.id, aml.positioning_method, aml.warnings)))
                     aml_rows.append({"b_id": aml.id, "b_call_id": call_id})
             fix_rows.extend(_fix_row(call_id, fix, now) for fix in fixes)
             call.fix_count = len(fixes)
@@ -214,18 +218,19 @@ class FinishIvr:
             if job.call_id not in in_ivr:
                 continue
             queued = outcome.state == "queued"
+            at = outcome.at or now
             updates.append({
                 "b_id": job.call_id, "b_state": outcome.state, "b_priority": priority, "b_ivr_step": outcome.ivr_step,
                 "b_service_choice": outcome.service_choice, "b_silent": outcome.silent,
                 "b_silent_emergency": outcome.silent_emergency, "b_prank_suspect": outcome.prank_suspect,
                 "b_repeat_count": outcome.repeat_count,
                 "b_ivr_error": outcome.ivr_error[:300] if outcome.ivr_error else None,
-                "b_queued_at": now if queued else None, "b_ended_at": None if queued else now,
+                "b_queued_at": at if queued else None, "b_ended_at": None if queued else at,
             })
             summary = dict(outcome.summary, id=job.call_id, state=outcome.state, priority=priority,
                            priority_reasons=reasons, service_choice=outcome.service_choice,
                            prank_suspect=outcome.prank_suspect, silent_emergency=outcome.silent_emergency,
-                           queued_at=iso(now) if queued else None, ended_at=None if queued else iso(now))
+                           queued_at=iso(at) if queued else None, ended_at=None if queued else iso(at))
             notices.append(("call.queued" if queued else "call.ended", summary, None))
         if updates:
             session.execute(_FINISH_CALL, updates)
@@ -253,7 +258,7 @@ _EARLIER_CALLS = (select(CALLS.c.caller, func.count()).where(
 _REPORTERS = select(Reporter.phone, Reporter.strikes, Reporter.blocked).where(
     Reporter.phone.in_(bindparam("phones", expanding=True)))
 _WAITING_AML = (select(AML.c.id, AML.c.caller, AML.c.lat, AML.c.lon, AML.c.accuracy_m, AML.c.observed_at,
-                       AML.c.positioning_method)
+                       AML.c.positioning_method, AML.c.warnings)
                 .where(AML.c.caller.in_(bindparam("callers", expanding=True)), AML.c.call_id.is_(None),
                        AML.c.received_at >= bindparam("since")).order_by(AML.c.id))
 _INSERT_CALL = insert(CALLS).returning(CALLS.c.id, CALLS.c.uniqueid)
@@ -294,9 +299,11 @@ def interface_variants(interface: str) -> list[str]:
     return list(dict.fromkeys([raw, base, base + "/n"]))
 
 
-def answer_call(session: Session, call_id: int, interface: str | None) -> str | None:
-    """Mark the call answered by the console user whose phone interface took it; return that username."""
-    now = utcnow()
+def answer_call(session: Session, call_id: int, interface: str | None, *, at: datetime | None = None) -> str | None:
+    """Mark the call answered by the console user whose phone interface took it; return that username.
+
+    `at` is when it was answered, for an answer written later from the call journal."""
+    now = at or utcnow()
     agent = None
     if interface:
         agent = session.execute(select(User.id, User.username).where(
@@ -336,7 +343,7 @@ def set_agent_state(session: Session, user_id: int, state: str, now, *, only_fro
         events.publish(session, "agent.status", {"username": username, "status": state, "status_at": iso(now)})
 
 
-def end_call(session: Session, call_id: int) -> str | None:
+def end_call(session: Session, call_id: int, *, at: datetime | None = None) -> str | None:
     """Close the call: `completed` if a call-taker answered it, else `abandoned`. Safe to run twice."""
     current = session.execute(select(CALLS.c.state, CALLS.c.answered_at, CALLS.c.ended_at, CALLS.c.agent_id)
                               .where(CALLS.c.id == call_id)).first()
@@ -345,7 +352,7 @@ def end_call(session: Session, call_id: int) -> str | None:
     if current.state in FINAL_STATES and current.ended_at is not None:
         return current.state  # already closed (by the IVR seeing the hang-up, or an earlier run)
     state = "completed" if current.answered_at is not None else "abandoned"
-    now = utcnow()
+    now = at or utcnow()
     if current.agent_id is not None:
         set_agent_state(session, current.agent_id, "wrap_up", now, only_from=("on_call",))
     session.execute(update(CALLS).where(CALLS.c.id == call_id).values(
@@ -355,6 +362,14 @@ def end_call(session: Session, call_id: int) -> str | None:
 
 
 LIVE_CALL_AGE = timedelta(hours=2)
+
+
+def _aml_detail(aml_id: int, method: str | None, warnings: list | None) -> dict:
+    """A fix's detail from its AML message; `warnings` (faults that left the position sound) only when any."""
+    detail = {"aml_id": aml_id, "positioning_method": method}
+    if warnings:
+        detail["warnings"] = list(warnings)
+    return detail
 
 
 def store_aml(session: Session, report) -> int | None:
@@ -375,10 +390,10 @@ def store_aml(session: Session, report) -> int | None:
     aml_id = session.execute(insert(AML).values(
         caller=report.caller, lat=report.lat, lon=report.lon, accuracy_m=report.accuracy_m,
         positioning_method=report.positioning_method, observed_at=report.observed_at, received_at=now,
-        raw=report.raw, call_id=call_id).returning(AML.c.id)).scalar_one()
+        raw=report.raw, call_id=call_id, warnings=report.warnings or None).returning(AML.c.id)).scalar_one()
     if call_id is not None:
+        detail = {**_aml_detail(aml_id, report.positioning_method, report.warnings), "form": report.form}
         add_fixes(session, call_id, [Fix("aml", report.lat, report.lon, report.accuracy_m, report.observed_at,
-                                         {"aml_id": aml_id, "positioning_method": report.positioning_method,
-                                          "form": report.form})], now=now)
+                                         detail)], now=now)
         events.publish(session, "call.updated", {"id": call_id, "location_source": "aml"})
     return call_id

@@ -34,6 +34,9 @@ METRE_UOMS = {"urn:ogc:def:uom:EPSG::9001", None}
 WGS84_2D_3D = {"urn:ogc:def:crs:EPSG::4326", "urn:ogc:def:crs:EPSG::4979", None}
 # A fix received this long before the newest one is no longer "current" (a caller moves).
 CURRENT_WINDOW = timedelta(minutes=30)
+# Fixes only offered to the call-taker: a place the caller named, read from their words by a
+# recogniser that mishears, is the call's location only once a person confirms it.
+OFFERED_ONLY = frozenset({"speech"})
 
 
 class LocationError(ValueError):
@@ -173,6 +176,73 @@ def _confidence(info) -> float | None:
     return value if 0 <= value <= 100 else None
 
 
+# --- PIDF-LO as Asterisk parsed it ------------------------------------------------------
+
+# GEOLOC_PROFILE(location_info) and (confidence): `key="value"` pairs joined by commas, e.g.
+#   shape="Circle",crs="2d",pos="52.520008 13.404954",radius="50"
+_PAIR = re.compile(r'\s*([A-Za-z][\w-]*)\s*=\s*(?:"([^"]*)"|([^,"]*))\s*(?:,|$)')
+_GEOLOC_MAX = 2000
+
+
+def _pairs(text: str, what: str) -> dict[str, str]:
+    text = text.strip()[:_GEOLOC_MAX]
+    pairs, position = {}, 0
+    while position < len(text):
+        match = _PAIR.match(text, position)
+        if not match or match.end() == position:
+            raise LocationError(f"the {what} {text[:60]!r} is not key=\"value\" pairs")
+        pairs[match[1]] = match[2] if match[2] is not None else match[3].strip()
+        position = match.end()
+    return pairs
+
+
+def parse_geoloc_profile(format_: str | None, location_info: str | None, *, confidence: str | None = None,
+                         method: str | None = None) -> list[Fix]:
+    """The fix in a PIDF-LO that Asterisk parsed (res_geolocation's GEOLOC_PROFILE fields).
+
+    A Point or Circle in WGS 84 (crs 2d or 3d) gives one fix; a civic address or another shape
+    gives none (logged); a location by reference (format URI) or a malformed value raises
+    LocationError.
+    """
+    kind = (format_ or "").strip()
+    if kind.upper() == "URI":
+        raise LocationError("the location is by reference (a URI), which is not fetched")
+    if kind.upper() != "GML":
+        log.info("parsed location in format %r has no coordinates we read", kind[:20])
+        return []
+    info = _pairs(location_info or "", "location")
+    shape = info.get("shape", "")
+    if shape not in ("Point", "Circle"):
+        log.info("parsed location shape %r skipped", shape[:20])
+        return []
+    if info.get("crs", "2d") not in ("2d", "3d"):
+        raise LocationError(f"coordinates in crs {info.get('crs', '')[:20]!r}, not WGS 84")
+    parts = info.get("pos", "").split()
+    if len(parts) not in (2, 3):
+        raise LocationError("pos must be 'lat lon' or 'lat lon alt'")
+    values = [_number(part, "coordinate") for part in parts]
+    try:
+        lat, lon = validate_point(values[0], values[1])
+    except ValueError as error:
+        raise LocationError(str(error)) from None
+    radius = None
+    if shape == "Circle":
+        radius = _number(info.get("radius"), "radius")
+        if not 0 <= radius <= 1_000_000:
+            raise LocationError(f"a Circle radius of {radius:g} m is out of range")
+    fix = Fix("pidf-lo", lat, lon, radius, detail={"shape": shape, "parsed_by": "asterisk"})
+    if confidence:
+        try:
+            value = float(_pairs(confidence, "confidence").get("value", ""))
+        except (LocationError, ValueError):
+            value = None
+        if value is not None and 0 <= value <= 100:
+            fix.detail["confidence"] = value
+    if method and method.strip():
+        fix.detail["method"] = method.strip()[:40]
+    return [fix]
+
+
 # --- The serving cell -------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -237,14 +307,16 @@ def best_fix(fixes: list, confirmed_id: int | None = None):
     "Current" means received within CURRENT_WINDOW of the newest fix, so an old cell fix never
     beats a fresh AML, and a call viewed days later still shows where it was. Among current
     fixes the smallest accuracy radius wins (a Point without radius counts as least accurate),
-    then the newest. Every fix stays stored; this only chooses which one to show.
+    then the newest. A fix from the caller's words (OFFERED_ONLY) is never chosen unconfirmed.
+    Every fix stays stored; this only chooses which one to show.
     """
-    if not fixes:
-        return None
     if confirmed_id is not None:
         for fix in fixes:
             if fix.id == confirmed_id:
                 return fix
+    fixes = [fix for fix in fixes if fix.source not in OFFERED_ONLY]
+    if not fixes:
+        return None
     newest = max(fix.received_at for fix in fixes)
     current = [fix for fix in fixes if newest - fix.received_at <= CURRENT_WINDOW]
     return min(current, key=lambda f: (f.accuracy_m if f.accuracy_m is not None else float("inf"),

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 BASE = 5
 LOWEST = 1
 HIGHEST = 20
+# The dialplan's SIAGA112_FAILOPEN_PRIO (config/asterisk/extensions.conf): a caller the IVR could
+# not rate against the database is queued above an ordinary call, never at BASE.
+FAIL_OPEN = 7
 
 # reason -> points. One table, so the console can show "why this call is high".
 POINTS = {

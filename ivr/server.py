@@ -13,6 +13,7 @@ import logging
 import threading
 from typing import Callable
 
+from ivr import call_journal
 from ivr.connection import AgiConnection
 from ivr.context import StepContext
 from ivr.hooks import IvrHooks
@@ -22,6 +23,7 @@ from ivr.session import (
 from ivr.steps import ROUTES, Step
 from ivr.store import CallStore
 from ivr.workers import AgiWorkers
+from siaga112.journal import Journal
 from siaga112.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -29,8 +31,10 @@ log = logging.getLogger(__name__)
 # The runtime client name under which other parts hand the IVR their listeners:
 # runtime.provide(HOOKS_CLIENT, IvrHooks(statement_listener=..., call_ended_listener=...)).
 HOOKS_CLIENT = "ivr_hooks"
+# The call journal of this process (`siaga112.journal.Journal`), for health and the AMI listener.
+JOURNAL_CLIENT = "call_journal"
 LISTEN_BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
-STOP_GRACE_SECONDS = 10.0
+STOP_GRACE_SECONDS = 3.0  # serve must stop within 10 s (systemd kills at 90, operators sooner)
 WATCHDOG_SECONDS = 0.5
 
 
@@ -141,11 +145,13 @@ class AgiService:
                  routes: dict[str, Step] | None = None, reuse_port: bool = False) -> None:
         self.runtime = runtime
         settings = runtime.settings
-        self.store = CallStore(runtime.database)
+        self.store = CallStore(runtime.database, timeout_s=settings.ivr_db_timeout_seconds)
         if hooks is None and hooks_factory is not None:
             hooks = hooks_factory(runtime)
         hooks = hooks or runtime.client(HOOKS_CLIENT, lambda _settings: IvrHooks())
-        self.context = StepContext(settings=settings, store=self.store, hooks=hooks)
+        self.journal = runtime.client(JOURNAL_CLIENT, lambda s: Journal(s.journal_dir))
+        self.replayer = call_journal.replayer(self.journal, runtime.database, call_ended=hooks.call_ended)
+        self.context = StepContext(settings=settings, store=self.store, hooks=hooks, journal=self.journal)
         self.workers = AgiWorkers(settings, hooks_factory, settings.agi_workers) if settings.agi_workers > 1 else None
         self.server = AgiServer(self.context, host=settings.bind_host, port=settings.agi_port, routes=routes,
                                 reuse_port=reuse_port or self.workers is not None)
@@ -167,12 +173,14 @@ class AgiService:
     def start(self) -> None:
         """Start the writer thread and the server; return once it listens (or raise why it cannot)."""
         self.store.start()
+        self.replayer.start()
         self._thread = threading.Thread(target=self._run, name="agi", daemon=True)
         self._thread.start()
         self._ready.wait()
         if self._start_error is not None:
             self._thread.join()
             self.store.stop()
+            self.replayer.stop()
             raise self._start_error
         if self.workers is not None:
             try:
@@ -188,9 +196,10 @@ class AgiService:
         if self._loop is not None and self._stopping is not None:
             self._loop.call_soon_threadsafe(self._stopping.set)
         if self._thread is not None:
-            self._thread.join(timeout=STOP_GRACE_SECONDS * 3)
+            self._thread.join(timeout=STOP_GRACE_SECONDS * 2 + 1)
             self._thread = None
         self.store.stop()
+        self.replayer.stop()
 
     def _run(self) -> None:
         asyncio.run(self._main())

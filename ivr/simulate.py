@@ -14,10 +14,10 @@ def channel_variables(geolocation: str | None, access_info: str | None) -> dict[
     variables: dict[str, str] = {}
     if geolocation:
         document = Path(geolocation).read_bytes()
-        variables[var.GEOLOCATION_HEADER] = "<cid:location@siaga112.invalid>"
+        variables[var.GEOLOCATION] = "<cid:location@siaga112.invalid>"
         variables[var.PIDF_LO_BODY] = base64.b64encode(document).decode("ascii")
     if access_info:
-        variables[var.ACCESS_NETWORK_INFO_HEADER] = access_info
+        variables[var.ACCESS_NETWORK_INFO] = access_info
     return variables
 
 

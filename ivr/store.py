@@ -7,6 +7,11 @@ commits once ("group commit"); each job's coroutine gets its own result. Jobs of
 batchable kind (opening calls, queuing them) are run together as a handful of multi-row
 statements rather than a few statements per call. If any job of a group fails, the group is
 rolled back and each job is run again alone, so one bad call never costs another call its record.
+
+A caller never waits long on the database: `run` gives up after `timeout_s` (the
+`ivr_db_timeout_seconds` setting, under a second), and a job whose caller gave up is never run
+later, when a stopped or hung database answers again; its caller's IVR keeps what it could not
+write in the call journal instead (`ivr/call_journal.py`), which writes it exactly once.
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_GROUP = 500
 # A caller must never wait on a stuck database: past this, the IVR goes on without its write
-# (and the dialplan queues the caller all the same).
-JOB_TIMEOUT_SECONDS = 30.0
+# (it goes to the call journal, and the dialplan queues the caller all the same).
+JOB_TIMEOUT_SECONDS = 0.8
+STOP_SECONDS = 3.0
 _STOP = object()
 
 
@@ -41,9 +47,12 @@ class BatchJob(Protocol):
 class CallStore:
     """Runs `job(session)` functions in a writer thread with group commit; awaitable from asyncio."""
 
-    def __init__(self, database: Database, *, max_group: int = MAX_GROUP) -> None:
+    def __init__(self, database: Database, *, max_group: int = MAX_GROUP,
+                 timeout_s: float = JOB_TIMEOUT_SECONDS) -> None:
         self.database = database
         self.max_group = max_group
+        self.timeout_s = timeout_s
+        self.abandoned = 0  # jobs whose callers stopped waiting before they ran: never run
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self.groups = 0
@@ -57,7 +66,9 @@ class CallStore:
         """Finish the jobs already handed in, then stop the thread."""
         if self._thread is not None:
             self._jobs.put(_STOP)
-            self._thread.join(timeout=30)
+            # A database that stopped answering holds the thread; callers are not waiting on it
+            # (their writes are in the call journal), so stopping does not wait for it either.
+            self._thread.join(timeout=STOP_SECONDS)
             self._thread = None
 
     async def run(self, job: Callable[[Session], T] | BatchJob) -> T:
@@ -67,7 +78,8 @@ class CallStore:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._jobs.put((job, future, loop))
-        async with asyncio.timeout(JOB_TIMEOUT_SECONDS):
+        # On timeout the future is cancelled with the wait: the writer then skips the job.
+        async with asyncio.timeout(self.timeout_s):
             return await future
 
     # --- the writer thread -------------------------------------------------------------
@@ -88,6 +100,13 @@ class CallStore:
                     stopping = True
                     break
                 group.append(item)
+            # A job whose caller gave up waiting (a database that stopped answering, now back)
+            # must not run now: the call journal has it, and writes it once.
+            waiting = [item for item in group if not item[1].done()]
+            self.abandoned += len(group) - len(waiting)
+            group = waiting
+            if not group:
+                continue
             try:
                 self._run_group(group)
             except BaseException as error:  # the writer thread must outlive any one group

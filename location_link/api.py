@@ -19,6 +19,7 @@ from siaga112.db import iso, utcnow
 from siaga112.errors import ApiError
 from siaga112.models import Alarm, Call, LinkMedia, LocationLink
 from siaga112.web import db, json_body, runtime
+from siaga112.web_input import is_record_id, record_id
 
 bp = Blueprint("location_link_api", __name__, url_prefix="/api/v1")
 
@@ -141,7 +142,7 @@ def close(link_id: int):
 def console_signals(link_id: int):
     link = _link(link_id)
     after = request.args.get("after", "0")
-    return jsonify(signals=signals.read(db(), link, "console", int(after) if after.isdigit() else 0),
+    return jsonify(signals=signals.read(db(), link, "console", int(after) if is_record_id(after) else 0),
                    state=links.link_state(link))
 
 
@@ -227,10 +228,10 @@ def _media(media_id: int) -> LinkMedia:
 @require("calls:read")
 def list_evidence():
     call_id, alarm_id = request.args.get("call_id", ""), request.args.get("alarm_id", "")
-    if call_id.isdigit():
-        rows = links.media_of(db(), call_id=int(call_id))
-    elif alarm_id.isdigit():
-        rows = links.media_of(db(), alarm_id=int(alarm_id))
+    if call_id:
+        rows = links.media_of(db(), call_id=record_id(call_id, "call_id"))
+    elif alarm_id:
+        rows = links.media_of(db(), alarm_id=record_id(alarm_id, "alarm_id"))
     else:
         raise ApiError(400, "call_id_required", "Give the call's or the alarm's number: ?call_id=ID or ?alarm_id=ID.")
     return jsonify(evidence=[evidence.media_json(m) for m in rows])

@@ -22,6 +22,7 @@ from siaga112 import events
 from siaga112.db import iso
 from siaga112.errors import ApiError
 from siaga112.web import db, json_body, machine_endpoint, runtime
+from siaga112.web_input import is_record_id
 
 bp = Blueprint("location_link_phone", __name__, url_prefix="/l", template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -234,7 +235,7 @@ def read_signals(token: str):
     link = _open(token)
     db().commit()
     after = request.args.get("after", "0")
-    after_id = int(after) if after.isdigit() else 0
+    after_id = int(after) if is_record_id(after) else 0
     return jsonify(signals=signals.read(db(), link, "phone", after_id), expires_at=iso(link.expires_at))
 
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from recordings.browser_copy import CopyError, make_browser_copy
+from recordings.browser_copy import CopyBusy, CopyError, CopyStopped, make_browser_copy
 from recordings.jobs import enqueue
 from recordings.registry import AUDIBLE_STATES, register_call, unregistered_calls
 from siaga112.db import utcnow
@@ -35,11 +35,13 @@ def after_call(runtime, call_id: int, *, settle_seconds: float = 0.0, stop: thre
         rows = register_call(session, call_id, recordings_dir=settings.recordings_dir)
         unsettled = [row.path for row in rows if row.state_reason == UNCLOSED and _recent(row.path, settle_seconds)]
     if unsettled:
-        (stop or threading.Event()).wait(settle_seconds)
+        (stop or runtime.stopping).wait(settle_seconds)
         with runtime.database.session() as session:
             rows = register_call(session, call_id, recordings_dir=settings.recordings_dir)
     ids = [row.id for row in rows if row.state in AUDIBLE_STATES]
     for recording_id in ids:
+        if runtime.stopping.is_set():
+            break  # the copies are made by the sweep at the next start
         _copy(runtime, recording_id)
     with runtime.database.session() as session:
         for recording in session.scalars(select(Recording).where(Recording.id.in_(ids))):
@@ -58,13 +60,22 @@ def _recent(path: str, seconds: float) -> bool:
         return False
 
 
-def _copy(runtime, recording_id: int) -> None:
+def _copy(runtime, recording_id: int) -> bool:
+    """Make one recording's browser copy; True when this call made it."""
     with runtime.database.session() as session:
         recording = session.get(Recording, recording_id)
+        if recording.browser_path and os.path.exists(recording.browser_path):
+            return False  # made already (by the other of the after-call worker and the sweep)
         try:
-            make_browser_copy(recording, runtime.settings.data_path)
+            make_browser_copy(recording, runtime.settings.data_path, stop=runtime.stopping)
+        except (CopyBusy, CopyStopped) as error:
+            log.info("recording %s: %s", recording_id, error.reason)
+            return False
         except CopyError as error:
+            _uncopyable(runtime).add(recording_id)
             log.warning("recording %s has no browser copy: %s (the original is served)", recording_id, error.reason)
+            return False
+    return True
 
 
 def register_missed(runtime) -> int:
@@ -72,11 +83,36 @@ def register_missed(runtime) -> int:
     with runtime.database.session() as session:
         call_ids = unregistered_calls(session)
     for call_id in call_ids:
+        if runtime.stopping.is_set():
+            break  # the rest at the next start
         try:
             after_call(runtime, call_id)
         except Exception:
             log.exception("recordings of call %s could not be registered", call_id)
     return len(call_ids)
+
+
+def _uncopyable(runtime) -> set[int]:
+    """Recordings whose copy failed for good in this process (tried again at the next start)."""
+    return runtime.client("uncopyable_recordings", lambda _settings: set())
+
+
+def copy_missing(runtime, *, limit: int = 50) -> int:
+    """Browser copies of audible recordings that have none: those a stop interrupted, or that a
+    crash left behind after registering. The number made."""
+    with runtime.database.session() as session:
+        ids = list(session.scalars(
+            select(Recording.id).where(Recording.state.in_(AUDIBLE_STATES), Recording.browser_path.is_(None))
+            .order_by(Recording.id).limit(limit + len(_uncopyable(runtime)))))
+    made = 0
+    for recording_id in ids:
+        if runtime.stopping.is_set():
+            break
+        if recording_id in _uncopyable(runtime):
+            continue
+        if _copy(runtime, recording_id):
+            made += 1
+    return made
 
 
 class AfterCall:

@@ -22,6 +22,7 @@ from siaga112.db import iso
 from siaga112.errors import ApiError
 from siaga112.models import Recording
 from siaga112.web import db, json_body
+from siaga112.web_input import record_id
 
 bp = Blueprint("recordings_api", __name__, url_prefix="/api/v1")
 
@@ -75,10 +76,10 @@ def _actor() -> tuple[str, int | None]:
 @bp.get("/recordings")
 @require(LISTEN_SCOPE)
 def list_recordings():
-    call_id = request.args.get("call_id", "")
-    if not call_id.isdigit():
+    if not request.args.get("call_id"):
         raise ApiError(400, "call_id_required", "Give the call's number: ?call_id=ID.")
-    rows = db().scalars(select(Recording).where(Recording.call_id == int(call_id)).order_by(Recording.id))
+    call_id = record_id(request.args["call_id"], "call_id")
+    rows = db().scalars(select(Recording).where(Recording.call_id == call_id).order_by(Recording.id))
     return jsonify({"recordings": [recording_to_dict(row) for row in rows]})
 
 

@@ -3,13 +3,24 @@
 Telephone recordings are 8 kHz WAV, quiet or loud depending on the line; the copy is what the
 supervisor's player streams. It lives under data_dir/browser, never beside the original in
 the recordings folder, and the original is only ever read, so its SHA-256 keeps matching.
+
+Each copy has one owner at a time: the work after a call and the scheduler's sweep may both
+reach the same recording, and whoever takes its lock (`recording-N.lock`, an exclusive
+`flock`) makes the copy while the other leaves it (`CopyBusy`); each writer's partial file has
+its own name. An encode is a child ffmpeg that a stopping service kills (`stop`), leaving no
+copy: the sweep makes it at the next start.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import math
 import os
+import shutil
+import subprocess
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +49,61 @@ class CopyError(Exception):
         self.reason = reason
 
 
+class CopyBusy(CopyError):
+    """Another worker is making this copy now; it is theirs."""
+
+
+class CopyStopped(CopyError):
+    """The service is stopping: the encode was ended, the copy is made at the next start."""
+
+
+POLL_SECONDS = 0.1
+
+
+@contextmanager
+def owning(lock_path: Path):
+    """Hold the copy's lock for the block, or raise CopyBusy when someone else holds it."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CopyBusy("another worker is making this copy") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _encode(levelled, partial: Path, container: str, codec: str, parameters: list[str],
+            stop: threading.Event | None) -> None:
+    """Encode `levelled` (a pydub segment) into `partial` with a child ffmpeg that `stop` ends."""
+    source = partial.with_name(partial.name + ".wav")
+    try:
+        with source.open("wb") as out:
+            levelled.export(out, format="wav")
+        with (partial.with_name(partial.name + ".log")).open("wb") as errors:
+            process = subprocess.Popen(
+                [shutil.which("ffmpeg") or "ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-f", "wav",
+                 "-i", str(source), "-acodec", codec, *parameters, "-f", container, str(partial)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors)
+            while True:
+                try:
+                    code = process.wait(POLL_SECONDS)
+                    break
+                except subprocess.TimeoutExpired:
+                    if stop is not None and stop.is_set():
+                        process.kill()
+                        process.wait()
+                        raise CopyStopped("the service stopped during the encode; it is made at the next start")
+        if code != 0:
+            detail = partial.with_name(partial.name + ".log").read_text(errors="replace").strip()[-300:]
+            raise OSError(f"ffmpeg exited with {code}: {detail}")
+    finally:
+        source.unlink(missing_ok=True)
+        partial.with_name(partial.name + ".log").unlink(missing_ok=True)
+
+
 @dataclass(frozen=True)
 class BrowserCopy:
     path: Path
@@ -62,7 +128,8 @@ def normalising_gain(dbfs: float, max_dbfs: float) -> float:
     return min(TARGET_DBFS - dbfs, PEAK_CEILING_DBFS - max_dbfs)
 
 
-def make_copy(source: str | os.PathLike, destination_stem: str | os.PathLike) -> BrowserCopy:
+def make_copy(source: str | os.PathLike, destination_stem: str | os.PathLike, *,
+              stop: threading.Event | None = None) -> BrowserCopy:
     """Write `destination_stem` + .ogg (or .mp3): the source decoded, levelled and re-encoded."""
     source = Path(source)
     stem = Path(destination_stem)
@@ -81,11 +148,13 @@ def make_copy(source: str | os.PathLike, destination_stem: str | os.PathLike) ->
     levelled = segment.apply_gain(gain)
     for container, codec, ext, mimetype, parameters in FORMATS:
         target = stem.with_suffix("." + ext)
-        partial = stem.with_suffix("." + ext + ".part")
+        partial = stem.with_suffix(f".{ext}.{os.getpid()}-{threading.get_ident()}.part")
         try:
-            with partial.open("wb") as out:
-                levelled.export(out, format=container, codec=codec, parameters=parameters)
-        except Exception as error:  # pydub raises CouldntEncodeError, OSError and more
+            _encode(levelled, partial, container, codec, parameters, stop)
+        except CopyStopped:
+            partial.unlink(missing_ok=True)
+            raise
+        except Exception as error:  # ffmpeg without the codec, a full disk, and more
             log.warning("browser copy of %s as %s failed: %s", source, ext, error)
             partial.unlink(missing_ok=True)
             continue
@@ -94,10 +163,14 @@ def make_copy(source: str | os.PathLike, destination_stem: str | os.PathLike) ->
     raise CopyError("ffmpeg could not encode a browser copy")
 
 
-def make_browser_copy(recording: Recording, data_path: str | os.PathLike) -> BrowserCopy:
-    """The browser copy of a registered recording; the row gets its path, the original stays as it was."""
+def make_browser_copy(recording: Recording, data_path: str | os.PathLike, *,
+                      stop: threading.Event | None = None) -> BrowserCopy:
+    """The browser copy of a registered recording; the row gets its path, the original stays as it was.
+
+    CopyBusy when another worker is making it now (theirs to finish), CopyStopped when `stop` ended it."""
     stem = copies_dir(data_path) / f"recording-{recording.id}"
-    copy = make_copy(recording.path, stem)
+    with owning(stem.with_suffix(".lock")):
+        copy = make_copy(recording.path, stem, stop=stop)
     if recording.browser_path and Path(recording.browser_path) != copy.path:
         Path(recording.browser_path).unlink(missing_ok=True)
     recording.browser_path = str(copy.path)

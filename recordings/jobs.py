@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 from recordings.health import speech_model
 from recordings.keywords import load_keywords
 from recordings.transcripts import boost_priority, save_transcript, triage_statement
-from recordings.vosk_engine import FAILED, UNAVAILABLE, SpeechUnavailable, Transcript, transcribe_file
+from recordings.speech import FAILED, UNAVAILABLE, SpeechUnavailable, Transcript
 from siaga112.db import utcnow
 from siaga112.models import Recording, TranscriptionJob
 
@@ -120,8 +121,9 @@ def _finish(runtime, job: ClaimedJob, worker: str, transcript: Transcript) -> bo
         recording = session.get(Recording, job.recording_id)
         save_transcript(session, recording, transcript)
         hint = None
-        if job.kind == "statement" and transcript.status == "done":
-            hint, _ = triage_statement(session, job.call_id, transcript, runtime.settings.language)
+        if job.kind != "full" and transcript.status == "done":
+            hint, _ = triage_statement(session, job.call_id, transcript, runtime.settings.language,
+                                       recording=recording, runtime=runtime)
     if hint and runtime.settings.keyword_priority_boost:
         with runtime.database.session() as session:
             boost_priority(session, job.call_id)
@@ -171,7 +173,7 @@ def default_transcriber(runtime) -> Transcribe:
         except SpeechUnavailable as error:
             return Transcript(UNAVAILABLE, reason=error.reason)
         phrases = load_keywords(runtime.settings.language).phrases() if kind == "statement" else None
-        return transcribe_file(model, path, words=True, phrases=phrases)
+        return model.transcribe_file(path, words=True, phrases=phrases)
 
     return transcribe
 
@@ -197,7 +199,10 @@ def process_one(runtime, worker: str, *, transcribe: Transcribe | None = None, n
     try:
         if job.kind == "statement" and _already_final(runtime, job):
             return True
-        transcript = transcribe(job.path, job.kind)
+        transcript = _interruptible(runtime, transcribe, job)
+        if transcript is None:
+            _put_back(runtime, job, worker)
+            return True
         _finish(runtime, job, worker, transcript)
     except Exception as error:
         log.exception("transcription job %s (recording %s) failed", job.id, job.recording_id)
@@ -209,6 +214,42 @@ def process_one(runtime, worker: str, *, transcribe: Transcribe | None = None, n
     return True
 
 
+def _interruptible(runtime, transcribe: Transcribe, job: ClaimedJob) -> Transcript | None:
+    """Transcribe on a thread of its own; None if the process began stopping first.
+
+    A long recording takes minutes to decode, and `serve` must stop within seconds: the thread
+    is a daemon that dies with the process, and the job goes back to the queue for the next start.
+    """
+    outcome: list = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append((True, transcribe(job.path, job.kind)))
+        except BaseException as error:  # handed to the caller's thread below
+            outcome.append((False, error))
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name=f"transcribe-{job.recording_id}", daemon=True).start()
+    while not done.wait(0.2):
+        if runtime.stopping.is_set():
+            return None
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
+
+
+def _put_back(runtime, job: ClaimedJob, worker: str) -> None:
+    """An interrupted job: pending again at once, its attempt not counted."""
+    with runtime.database.session() as session:
+        session.execute(
+            update(TranscriptionJob).where(TranscriptionJob.id == job.id, TranscriptionJob.worker == worker)
+            .values(state="pending", lease_until=None, attempts=job.attempts - 1, worker=None))
+    log.info("transcription of recording %s interrupted by the stop; queued for the next start", job.recording_id)
+
+
 def process_due(runtime, *, worker: str | None = None, transcribe: Transcribe | None = None,
                 now: datetime | None = None, max_jobs: int | None = None) -> int:
     """Run due jobs until none is left (or `max_jobs`); returns how many were taken."""
@@ -216,6 +257,8 @@ def process_due(runtime, *, worker: str | None = None, transcribe: Transcribe | 
     give_up_exhausted(runtime, now=now)
     done = 0
     while max_jobs is None or done < max_jobs:
+        if runtime.stopping.is_set():
+            break
         if not process_one(runtime, worker, transcribe=transcribe, now=now):
             break
         done += 1
@@ -223,8 +266,10 @@ def process_due(runtime, *, worker: str | None = None, transcribe: Transcribe | 
 
 
 def run_due(runtime) -> None:
-    """The scheduler's job: register calls whose end was missed, then transcribe what is queued."""
-    from recordings.after_call import register_missed
+    """The scheduler's job: register calls whose end was missed, make the browser copies a stop or
+    a crash left undone, then transcribe what is queued."""
+    from recordings.after_call import copy_missing, register_missed
 
     register_missed(runtime)
+    copy_missing(runtime)
     process_due(runtime)

@@ -24,6 +24,8 @@ from siaga112.db import iso, utcnow
 from siaga112.models import Alarm, Call, Incident, IncidentEvent, LocationFix, Unit
 from siaga112.models.incidents import INCIDENT_STATES, IncidentUnit, Notification
 from siaga112.runtime import Runtime
+from siaga112.storable import clean
+from siaga112.web_input import ID_MAX
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +117,8 @@ def _linked(session: Session, model, ids, label: str) -> list:
         return []
     if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
         raise IncidentProblem(400, f"invalid_{label}_ids", f"{label}_ids must be a list of whole numbers.", field=f"{label}_ids")
-    rows = list(session.scalars(select(model).where(model.id.in_(ids)))) if ids else []
+    storable = [i for i in ids if 1 <= i <= ID_MAX]  # an id the schema cannot hold names nothing
+    rows = list(session.scalars(select(model).where(model.id.in_(storable)))) if storable else []
     missing = sorted(set(ids) - {r.id for r in rows})
     if missing:
         raise IncidentProblem(400, f"unknown_{label}s", f"There is no {label} {', '.join(map(str, missing))}.",
@@ -180,7 +183,7 @@ def create_incident(runtime: Runtime, session: Session, *, category, description
         note_on_decision(decision, where.geocoded, address)
     jurisdiction = decision["jurisdiction"]
     incident = Incident(
-        category=decision["category"], description=(description or "")[:MAX_DESCRIPTION] or None,
+        category=decision["category"], description=clean(description, MAX_DESCRIPTION, multiline=True),
         status="new", priority=decision["priority"], lat=where.lat, lon=where.lon,
         address=address[:300] if address else None, kecamatan=jurisdiction["kecamatan"],
         kelurahan=jurisdiction["kelurahan"], police_sector=jurisdiction["police_sector"],

@@ -19,6 +19,7 @@ from siaga112.db import iso, utcnow
 from siaga112.errors import ApiError
 from siaga112.models import Reporter, ServiceRequest
 from siaga112.runtime import Runtime
+from siaga112.web_input import is_record_id
 from routing import reporters
 
 MAX_DESCRIPTION_CHARS = 4000
@@ -134,7 +135,7 @@ def find_requests(session: Session, args) -> list[ServiceRequest]:
     query = select(ServiceRequest).order_by(ServiceRequest.id.desc()).limit(MAX_LIST)
     ids = _list(args.get("service_request_id"))
     if ids:
-        numbers = [int(i) for i in ids if i.isdigit()]
+        numbers = [int(i) for i in ids if is_record_id(i)]
         query = query.where(ServiceRequest.id.in_(numbers))
     codes = _list(args.get("service_code"))
     if codes:

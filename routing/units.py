@@ -31,6 +31,13 @@ class UnitProblem(ValueError):
         super().__init__(text)
         self.notice = message(key, **params) if key else None
 
+    @classmethod
+    def of(cls, error: ValueError) -> "UnitProblem":
+        """The same refusal, with its words when it had them (a position's)."""
+        problem = cls(str(error))
+        problem.notice = getattr(error, "notice", None)
+        return problem
+
 
 class UnknownUnit(LookupError):
     def __init__(self, callsign: str) -> None:
@@ -83,7 +90,7 @@ def add_unit(session: Session, rules: Rules, callsign: str, agency: str, kind: s
         try:
             unit.lat, unit.lon = validate_point(lat, lon)
         except ValueError as error:
-            raise UnitProblem(str(error)) from None
+            raise UnitProblem.of(error) from None
         unit.position_source, unit.position_at = "post", utcnow()
     session.add(unit)
     session.flush()
@@ -111,7 +118,7 @@ def report_position(session: Session, unit: Unit, lat, lon, accuracy_m=None, ts=
     try:
         lat, lon = validate_point(lat, lon)
     except ValueError as error:
-        raise UnitProblem(str(error)) from None
+        raise UnitProblem.of(error) from None
     if accuracy_m is not None:
         try:
             accuracy_m = float(accuracy_m)

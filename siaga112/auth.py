@@ -19,11 +19,16 @@ from siaga112.i18n import Problem
 from siaga112.models import ApiToken, User
 from siaga112.models.people import ROLES
 
-TOKEN_SCOPES = ("calls:read", "calls:write", "incidents:write", "alarms:write", "units:write", "aml:write", "admin")
+# `alarms:write` is the citizen app's: it posts SOS and reads back only the alarms it posted.
+# Reading every alarm (other reporters' names and positions, banks' panic alarms) takes
+# `alarms:read`; acknowledging, closing and texting back takes `alarms:handle`.
+TOKEN_SCOPES = ("calls:read", "calls:write", "incidents:write", "alarms:write", "alarms:read", "alarms:handle",
+                "units:write", "aml:write", "admin")
 
 # What each console role may do. Machine tokens carry the contract's scopes; people get these.
 # `admin` implies every scope. Server-side checks use these, never hidden buttons.
-_CALLTAKER = {"calls:read", "calls:write", "incidents:read", "incidents:write", "alarms:read", "alarms:write"}
+_CALLTAKER = {"calls:read", "calls:write", "incidents:read", "incidents:write", "alarms:read", "alarms:write",
+              "alarms:handle"}
 _DISPATCHER = _CALLTAKER | {"units:read", "units:write", "dispatch"}
 _SUPERVISOR = _DISPATCHER | {
     "recordings:listen", "audit:read", "reporters:manage", "monitor", "floor:read", "exports",
@@ -34,11 +39,11 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     "supervisor": frozenset(_SUPERVISOR),
     "admin": frozenset(_SUPERVISOR | {"admin"}),
 }
-# Reading is implied by writing for machine clients (a unit's app that writes its position may read units).
+# Reading is implied by writing for machine clients (a unit's app that writes its position may read units),
+# except alarms: the app that posts SOS must not read everyone's.
 _IMPLIED = {
     "calls:write": {"calls:read"},
     "incidents:write": {"incidents:read"},
-    "alarms:write": {"alarms:read"},
     "units:write": {"units:read"},
 }
 
@@ -120,8 +125,10 @@ def bearer_token() -> str | None:
     return None
 
 
-def require(scope: str):
-    """Refuse the view unless the caller (token or console user) holds `scope`: 401, then 403."""
+def require(scope: str, *alternatives: str):
+    """Refuse the view unless the caller (token or console user) holds `scope` (or one of the
+    alternatives, for views that narrow what a lesser scope sees): 401, then 403."""
+    scopes = (scope, *alternatives)
 
     def decorate(view):
         @functools.wraps(view)
@@ -129,7 +136,7 @@ def require(scope: str):
             principal: Principal | None = g.get("principal")
             if principal is None:
                 raise ApiError(401, "unauthenticated", "Sign in, or send a bearer token.")
-            if not principal.can(scope):
+            if not any(principal.can(s) for s in scopes):
                 raise ApiError(403, "forbidden", "Your role or token does not allow this.")
             return view(*args, **kwargs)
 

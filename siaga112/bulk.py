@@ -23,6 +23,8 @@ import orjson
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
+from siaga112.storable import column_limits, storable_json, storable_values
+
 
 @lru_cache(maxsize=64)
 def _statement(table: Table, columns: tuple[str, ...], returning: str | None) -> str:
@@ -37,10 +39,32 @@ def _statement(table: Table, columns: tuple[str, ...], returning: str | None) ->
     return sql
 
 
-def _document(rows: list[dict]) -> str:
+def _document(rows: list[dict], table: Table | None = None) -> str:
     """The rows as one JSON array. Datetimes are written with their offset (a naive one is
-    taken as UTC, as Siaga112 stores time); NaN and infinities become null."""
-    return orjson.dumps(rows, option=orjson.OPT_NAIVE_UTC).decode()
+    taken as UTC, as Siaga112 stores time); NaN and infinities become null. Text is made
+    storable as the columns' own type would (`siaga112.storable`): NUL escaped, lengths capped."""
+    if table is not None:
+        _cap(rows, table)
+    try:
+        document = orjson.dumps(rows, option=orjson.OPT_NAIVE_UTC)
+    except TypeError:  # a lone surrogate, which orjson refuses: escape and try again
+        document = orjson.dumps(storable_values(rows), option=orjson.OPT_NAIVE_UTC)
+    return storable_json(document.decode())
+
+
+@lru_cache(maxsize=64)
+def _limits(table: Table) -> tuple[tuple[str, int], ...]:
+    return tuple((name, limit) for name, limit in column_limits(table).items() if limit)
+
+
+def _cap(rows: list[dict], table: Table) -> None:
+    """Values longer than their column, cut to its length (in place)."""
+    limits = [(name, limit) for name, limit in _limits(table) if name in rows[0]]
+    for row in rows:
+        for name, limit in limits:
+            value = row[name]
+            if value.__class__ is str and len(value) > limit:
+                row[name] = value[:limit]
 
 
 def insert_rows(session: Session, table: Table, rows: list[dict], *, returning: str | None = "id") -> list:
@@ -53,7 +77,7 @@ def insert_rows(session: Session, table: Table, rows: list[dict], *, returning: 
     dialect = session.get_bind().dialect
     if dialect.name == "sqlite":
         return _insert_sqlite(session, dialect, table, rows, returning)
-    rows_back = execute(session, _statement(table, tuple(rows[0]), returning), (_document(rows),))
+    rows_back = execute(session, _statement(table, tuple(rows[0]), returning), (_document(rows, table),))
     return sorted(row[0] for row in rows_back) if returning else []
 
 
@@ -92,7 +116,7 @@ def insert_rows_and_notify(session: Session, table: Table, rows: list[dict], cha
     if not rows:
         return
     sql = f"WITH inserted AS ({_statement(table, tuple(rows[0]), 'id')}) SELECT pg_notify(%s, max(id)::text) FROM inserted"
-    execute(session, sql, (_document(rows), channel))
+    execute(session, sql, (_document(rows, table), channel))
 
 
 def execute(session: Session, sql: str, params, *, prepare: bool | None = None) -> list[tuple]:

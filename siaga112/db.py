@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from datetime import datetime, timezone
 from typing import Iterator
@@ -14,6 +15,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from siaga112.storable import storable_json, storable_values
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -67,8 +70,17 @@ def iso(value: datetime | None) -> str | None:
 def json_text(value) -> str:
     """JSON columns' text: orjson, several times quicker than the standard encoder on the
     alarm receiver's batches. Compact; keys that are not strings are written as strings,
-    as the standard encoder does."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC).decode()
+    as the standard encoder does. Text from outside is made storable (`siaga112.storable`):
+    a NUL is kept as the text `\\x00`, a lone surrogate as `\\udXXX`."""
+    try:
+        document = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC).decode()
+    except TypeError:  # orjson refuses lone surrogates and whole numbers beyond 64 bits
+        value = storable_values(value)
+        try:
+            document = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC).decode()
+        except TypeError:  # a number beyond 64 bits from outside: the standard encoder writes it
+            document = json.dumps(value, separators=(",", ":"), default=str, allow_nan=True)
+    return storable_json(document)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -62,6 +62,9 @@ def publish_many(session: Session, notices: list[tuple[str, dict, str | None]], 
 # --- the subscriber side -------------------------------------------------------------------
 
 POLL_SECONDS = 0.2  # SQLite has no NOTIFY: one poller per process reads the newest id this often
+# When an event wakes every console stream of a process at once, those reading from the same
+# place share one database read made within this long (one query, not one per stream).
+SHARED_READ_SECONDS = 0.25
 LISTEN_TIMEOUT_SECONDS = 0.5  # how often the PostgreSQL listener looks up from its socket
 GAP_GRACE_SECONDS = 10.0  # how long a reader waits for a lower id committed after a higher one
 
@@ -75,6 +78,16 @@ def fetch(session: Session, after_id: int, *, audience: str | None, limit: int =
         visible = or_(visible, Event.audience == audience)
     query = select(Event).where(Event.id > after_id, visible).order_by(Event.id).limit(limit)
     return list(session.scalars(query))
+
+
+def fetch_every(session: Session, after_id: int, *, limit: int = 200) -> list[Event]:
+    """Events newer than `after_id` for every audience, in id order (streams filter their own)."""
+    return list(session.scalars(select(Event).where(Event.id > after_id).order_by(Event.id).limit(limit)))
+
+
+def visible_to(event: Event, audience: str | None) -> bool:
+    """Broadcasts are everyone's; an event with an audience is only that user's."""
+    return event.audience is None or (audience is not None and event.audience == audience)
 
 
 def latest_id(session: Session) -> int:
@@ -143,6 +156,9 @@ class Subscriber:
         self._subscribers = 0
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self.closing = False  # set when the web server stops: every waiting stream wakes and ends
+        self._reads: dict[tuple[int, int, int], _SharedRead] = {}
+        self._reads_lock = threading.Lock()
 
     @property
     def latest(self) -> int:
@@ -168,9 +184,45 @@ class Subscriber:
                     self._stop.set()
 
     def wait(self, seen: int, timeout: float) -> bool:
-        """Block until an event newer than `seen` is known or `timeout` passes; True if woken."""
+        """Block until an event newer than `seen` is known, `timeout` passes or streams are closing;
+        True if woken."""
         with self._condition:
-            return self._condition.wait_for(lambda: self._latest > seen, timeout=timeout)
+            return self._condition.wait_for(lambda: self._latest > seen or self.closing, timeout=timeout)
+
+    def read(self, after_id: int, seen: int, limit: int = 200) -> list[Event]:
+        """Events newer than `after_id` (every audience), read once for all the streams that ask
+        from the same place after the same wake-up (`seen`, the newest id they knew of).
+
+        The read is made after `seen` was known, as each stream's own read would have been; a
+        stream asking later than SHARED_READ_SECONDS after it began reads afresh.
+        """
+        key = (after_id, seen, limit)
+        now = time.monotonic()
+        with self._reads_lock:
+            shared = self._reads.get(key)
+            if shared is None or now - shared.began > SHARED_READ_SECONDS:
+                shared = self._reads[key] = _SharedRead(now)
+                for stale in [k for k, v in self._reads.items() if now - v.began > 4 * SHARED_READ_SECONDS]:
+                    del self._reads[stale]
+                reader = True
+            else:
+                reader = False
+        if reader:
+            try:
+                with self.database.session() as session:
+                    shared.rows = fetch_every(session, after_id, limit=limit)
+            finally:
+                shared.done.set()
+        elif not shared.done.wait(timeout=30) or shared.rows is None:
+            with self.database.session() as session:  # the first reader failed: read for ourselves
+                return fetch_every(session, after_id, limit=limit)
+        return shared.rows
+
+    def close_streams(self) -> None:
+        """Wake every stream waiting on this subscriber, for good: the server is stopping."""
+        with self._condition:
+            self.closing = True
+            self._condition.notify_all()
 
     def stop(self) -> None:
         """Stop the watcher thread now and wait for it (for clean shutdown in tests and serve)."""
@@ -217,6 +269,15 @@ class Subscriber:
                 for notify in connection.notifies(timeout=LISTEN_TIMEOUT_SECONDS):
                     if notify.payload.isdigit():
                         self._advance(int(notify.payload))
+
+
+class _SharedRead:
+    """One database read that several streams wait on."""
+
+    def __init__(self, began: float) -> None:
+        self.began = began
+        self.done = threading.Event()
+        self.rows: list[Event] | None = None
 
 
 _subscribers: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()

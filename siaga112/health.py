@@ -20,9 +20,28 @@ def healthz():
     except Exception:  # the watchdog needs an answer, not a traceback
         body.update(status="degraded", database="unreachable")
     # Health of optional parts (name -> function(runtime) -> dict), given by the app's maker.
-    for name, check in current_app.extensions["siaga112.health_checks"].items():
-        body[name] = check(runtime())
+    # A part that says `alert` (a disk filling up, recordings failing) makes the whole
+    # `degraded`, though calls still flow: someone must look before records are lost.
+    alerts = component_alerts(runtime())
+    for name, (check, alert) in alerts.items():
+        body[name] = check
+    if any(alert for _check, alert in alerts.values()):
+        body["status"] = "degraded"
+        body["alerts"] = sorted(name for name, (_check, alert) in alerts.items() if alert)
     return jsonify(body), 200 if body["database"] == "ok" else 503
+
+
+def component_alerts(runtime) -> dict[str, tuple[dict, str | None]]:
+    """Each registered part's health and its alert (`warning`, `critical` or None); a check that
+    breaks is itself a critical alert, never a 500."""
+    results = {}
+    for name, check in current_app.extensions["siaga112.health_checks"].items():
+        try:
+            result = check(runtime)
+        except Exception as error:
+            result = {"status": "failing", "alert": "critical", "reason": error.__class__.__name__}
+        results[name] = (result, result.get("alert") if isinstance(result, dict) else None)
+    return results
 
 
 @bp.get("/metrics")

@@ -22,6 +22,9 @@ class Runtime:
     database: Database
     _clients: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Set when the process is stopping: long background work (encodes, a sweep's backlog,
+    # transcription) looks at it and ends, leaving the rest for the next start.
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> "Runtime":

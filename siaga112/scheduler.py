@@ -41,4 +41,7 @@ class SchedulerService:
         self.scheduler.start()
 
     def stop(self) -> None:
+        # Running jobs see `stopping` and end soon (an encode is killed, a backlog left for the
+        # next start), so waiting for them stays within serve's stop budget.
+        self.runtime.stopping.set()
         self.scheduler.shutdown(wait=True)

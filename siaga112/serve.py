@@ -61,6 +61,7 @@ def run(runtime: Runtime, factories: dict[str, ServiceFactory], names: list[str]
         stop_event.wait()
     finally:
         log.info("stopping")
+        runtime.stopping.set()
         stop_services(services)
         runtime.database.dispose()
         log.info("stopped")

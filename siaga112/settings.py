@@ -1,6 +1,6 @@
 """Layered settings: code defaults, config/settings.toml, the SIAGA112_CONFIG file, then SIAGA112_* variables.
 
-Settings hold values only; clients (database, Twilio, Vosk) are built from them in one place
+Settings hold values only; clients (database, Twilio, speech) are built from them in one place
 and passed in, so a test can hand any part its own settings.
 """
 
@@ -28,6 +28,11 @@ class Settings:
     secret_key: str = ""
     bind_host: str = "127.0.0.1"
     web_port: int = 8112
+    web_threads: int = 16
+    web_event_streams: int = 400
+    web_request_timeout_seconds: float = 30.0
+    web_idle_timeout_seconds: int = 120
+    web_trusted_proxy: str = ""
     agi_port: int = 4573
     agi_workers: int = 1
     sia_port: int = 10112
@@ -46,8 +51,18 @@ class Settings:
     repeat_call_window_minutes: int = 10
     agi_env_timeout_seconds: float = 5.0
     agi_command_timeout_seconds: float = 120.0
+    ivr_db_timeout_seconds: float = 0.8
+    journal_dir: str = ""
+    disk_warning_free_percent: float = 10.0
 
     # Speech
+    speech_engine: str = ""
+    whisper_model: str = ""
+    speech_device: str = "cpu"
+    speech_compute_type: str = "int8"
+    speech_threads: int = 0
+    speech_beam_size: int = 5
+    speech_language: str = ""
     vosk_model: str = ""
     keyword_priority_boost: bool = False
 
@@ -56,6 +71,11 @@ class Settings:
 
     # Console
     session_minutes: int = 720
+    session_cookie_secure: bool = False
+    login_failures_per_account: int = 10
+    login_failures_per_address: int = 50
+    login_lock_minutes: int = 15
+    rate_limit_storage_url: str = ""
     tile_url: str = ""
     mbtiles_path: str = ""
     answer_warn_seconds: int = 10
@@ -118,6 +138,8 @@ class Settings:
             self.database_url = f"sqlite:///{self.data_path / 'siaga112.db'}"
         if not self.recordings_dir:
             self.recordings_dir = str(self.data_path / "recordings")
+        if not self.journal_dir:
+            self.journal_dir = str(self.data_path / "journal")
         if not self.evidence_dir:
             self.evidence_dir = str(self.data_path / "evidence")
         if not self.routing_rules:

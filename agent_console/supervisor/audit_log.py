@@ -12,6 +12,7 @@ from agent_console.supervisor import audit_words
 from agent_console.supervisor.common import day_bounds
 from siaga112.models import AuditEntry
 from siaga112.web import db
+from siaga112.web_input import is_record_id
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -51,7 +52,7 @@ def index():
     until = day_bounds(args.get("to"))
     rows = entries(db(), actor=args.get("actor"), action=args.get("action"),
                    since=since[0] if since else None, until=until[1] if until else None,
-                   before_id=args.get("before", type=int))
+                   before_id=int(args["before"]) if is_record_id(args.get("before", "")) else None)
     older = (url_for("supervisor.audit.index", **{**args.to_dict(), "before": rows[-1].id})
              if len(rows) == PAGE_SIZE else None)
     return render_template("supervisor/audit.html", rows=rows, args=args, older=older,

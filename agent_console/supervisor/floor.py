@@ -7,6 +7,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from agent_console import ami, i18n, stats
 from agent_console.pages import page
 from agent_console.supervisor.common import ami_message, client_ip, now
+from siaga112.health import component_alerts
 from siaga112.models import Call
 from siaga112.web import db, runtime
 
@@ -24,7 +25,20 @@ def index():
     span = stats.period(name, moment, settings.timezone)
     targets = {10: settings.answer_target_10s, 15: settings.answer_target_15s, 20: settings.answer_target_20s}
     return render_template("supervisor/floor.html", floor=stats.floor(db(), span, moment), targets=targets,
-                           periods=stats.PERIODS, modes=ami.MONITOR_OPTIONS)
+                           periods=stats.PERIODS, modes=ami.MONITOR_OPTIONS, storage=storage_alerts())
+
+
+def storage_alerts() -> list[dict]:
+    """The parts whose health needs a person now (a recordings disk filling up, calls waiting in
+    the journal), as /healthz reports them: the floor is where a supervisor sees it."""
+    alerts = []
+    for name, (check, alert) in component_alerts(runtime()).items():
+        if alert:
+            alerts.append({"name": name, "alert": alert, "status": check.get("status"),
+                           "free_percent": check.get("free_percent"), "path": check.get("path"),
+                           "write_error": check.get("write_error"), "waiting": check.get("waiting"),
+                           "failed_last_hour": check.get("failed_last_hour")})
+    return alerts
 
 
 @bp.post("/calls/<int:call_id>/monitor")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from ivr import call_journal
 from ivr import channel_vars as var
 from ivr.calls import answer_call, find_call_id
 from ivr.context import StepContext
@@ -23,14 +24,24 @@ async def handle(session: AgiSession, context: StepContext) -> None:
     call_ref = clean_text(await session.get_variable(var.SIAGA_CALL_ID), 20)
     connected = caller_number(await session.get_variable(var.CONNECTEDLINE_NUM), context.settings.phone_region)
     interface = clean_text(await session.get_variable(var.MEMBERINTERFACE), 200)
+    # Set only when the caller's call waits in the call journal: the answer then waits behind it.
+    uniqueid = clean_text(await session.get_variable(var.SIAGA_UNIQUEID), 64)
 
     def answer(db):
-        call_id = find_call_id(db, call_id=call_ref, uniqueid=None, caller=connected)
+        call_id = find_call_id(db, call_id=call_ref, uniqueid=uniqueid, caller=connected)
         if call_id is None:
             return None, None
         return call_id, answer_call(db, call_id, interface)
 
-    call_id, agent = await context.store.run(answer)
+    # The call-taker is being connected while this runs: never wait on the database for long.
+    key = uniqueid or (f"ref:{call_ref}" if call_ref else None)
+    written, found = await call_journal.keep_or_write(
+        context.journal, key, call_journal.ANSWER, {"call_ref": call_ref, "caller": connected, "interface": interface},
+        lambda: context.store.run(answer))
+    if not written:
+        log.info("answer on %r of %s kept in the call journal; written when the database is back", interface, key)
+        return
+    call_id, agent = found
     if call_id is None:
         log.warning("agent-connected on %r: no call found (SIAGA_CALL_ID %r, caller %s)", interface, call_ref, connected)
         return

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from ivr import call_journal
 from ivr import channel_vars as var
 from ivr.calls import end_call, find_call_id
 from ivr.context import StepContext
@@ -25,7 +26,12 @@ async def handle(session: AgiSession, context: StepContext) -> None:
         call_id = find_call_id(db, call_id=call_ref, uniqueid=uniqueid)
         return (call_id, end_call(db, call_id)) if call_id is not None else (None, None)
 
-    call_id, state = await context.store.run(end)
+    written, found = await call_journal.keep_or_write(
+        context.journal, uniqueid, call_journal.END, {"call_ref": call_ref}, lambda: context.store.run(end))
+    if not written:
+        log.info("end of %s kept in the call journal; written when the database is back", uniqueid)
+        return
+    call_id, state = found
     if call_id is None:
         # The IVR never saw this call (Siaga112 was down when it came in): nothing to close.
         log.warning("call-ended for uniqueid %s: no call on record", uniqueid)

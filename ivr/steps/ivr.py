@@ -5,6 +5,11 @@ missing, a key never pressed) is logged plainly and the flow goes on or skips to
 anything unexpected is logged with its traceback. Either way the call ends `queued` in the
 database with SIAGA_CALL_ID and QUEUE_PRIO set, and the dialplan puts the caller in the
 queue. A caller who hangs up leaves the call `abandoned` with the step where it happened.
+
+The database is never waited on for long (`ivr_db_timeout_seconds`): a call it cannot take now
+goes on through the prompts all the same, is kept in the call journal (`ivr/call_journal.py`)
+and written when the database answers again; its caller is queued with the dialplan's
+fail-open priority, or higher if what the IVR learnt says so.
 """
 
 from __future__ import annotations
@@ -16,13 +21,14 @@ from datetime import timedelta
 
 from ivr import channel_vars as var
 from ivr.audio import is_silent, wav_rms
+from ivr import call_journal
 from ivr.calls import FinishIvr, IvrOutcome, NewCall, OpenCall, OpenedCall
 from ivr.context import StepContext
 from ivr.identity import caller_name, caller_number, clean_text
 from ivr.location import (
-    LocationError, decode_pidf_variable, parse_access_network_info, parse_pidf_lo,
+    LocationError, decode_pidf_variable, parse_access_network_info, parse_geoloc_profile, parse_pidf_lo,
 )
-from ivr.priority import BASE, PriorityFacts
+from ivr.priority import FAIL_OPEN, PriorityFacts, queue_priority
 from ivr.session import AgiCommandFailed, AgiError, AgiHangup, AgiProtocolError, AgiSession, RecordResult
 from siaga112.models.calls import SERVICE_CHOICES
 
@@ -55,6 +61,7 @@ class IvrEntry:
         self.state = "queued"
         self.error: str | None = None
         self.call_id_set = False
+        self.journaled = False  # something of this call waits in the call journal
 
     async def run(self) -> None:
         # ANSWER first: until it goes out the caller only hears ringing, and reading the
@@ -96,7 +103,14 @@ class IvrEntry:
 
     @property
     def label(self) -> str:
-        return str(self.call.id) if self.call else f"uniqueid {self.agi.uniqueid}"
+        return str(self.call.id) if self.call and self.call.id else f"uniqueid {self.agi.uniqueid}"
+
+    @property
+    def file_stem(self) -> str:
+        """Recording names: by call id, or by uniqueid while the call waits in the journal."""
+        if self.call is not None and self.call.id is not None:
+            return f"call-{self.call.id}"
+        return "call-u" + "".join(ch for ch in self.new.uniqueid if ch.isalnum() or ch in ".-")[:64]
 
     # --- the steps ---------------------------------------------------------------------
 
@@ -117,37 +131,57 @@ class IvrEntry:
         await self.agi.answer()
 
     async def locate(self) -> None:
-        """What the network said about the caller's position: PIDF-LO by value, the serving cell."""
-        header = await self.agi.get_variable(var.GEOLOCATION_HEADER)
-        access_info = await self.agi.get_variable(var.ACCESS_NETWORK_INFO_HEADER)
+        """What the network said about the caller's position: PIDF-LO by value, the serving cell.
+
+        The whole document (SIAGA_PIDF_LO, from an SBC) is read first; else the shape Asterisk
+        parsed from the INVITE's body (SIAGA_GEOLOC_*), asked for only when a Geolocation header came.
+        """
+        header = clean_text(await self.agi.get_variable(var.GEOLOCATION), 200)
+        access_info = await self.agi.get_variable(var.ACCESS_NETWORK_INFO)
         body = await self.agi.get_variable(var.PIDF_LO_BODY)
+        fixes = []
         try:
             document = decode_pidf_variable(body)
             if document is not None:
                 fixes = parse_pidf_lo(document)
-                for fix in fixes:
-                    if header:
-                        fix.detail["geolocation"] = clean_text(header, 200)
-                self.new.fixes.extend(fixes)
-            elif header:
-                log.info("call %s: Geolocation %r without a PIDF-LO body (by reference is not fetched)",
-                         self.label, clean_text(header, 80))
         except LocationError as error:
             log.info("call %s: PIDF-LO ignored: %s", self.label, error)
+        if not fixes and header:
+            fixes = await self._parsed_location(header)
+        for fix in fixes:
+            if header:
+                fix.detail["geolocation"] = header
+        self.new.fixes.extend(fixes)
         try:
             self.new.cell = parse_access_network_info(clean_text(access_info, 300))
         except LocationError as error:
             log.info("call %s: serving cell ignored: %s", self.label, error)
 
+    async def _parsed_location(self, header: str) -> list:
+        shape = await self.agi.get_variable(var.GEOLOC_LOCATION)
+        if not shape:
+            log.info("call %s: Geolocation %r, but Asterisk parsed no location (no PIDF-LO by value, or the "
+                     "trunk has no geoloc_incoming_call_profile)", self.label, header[:80])
+            return []
+        try:
+            return parse_geoloc_profile(
+                await self.agi.get_variable(var.GEOLOC_FORMAT), shape,
+                confidence=await self.agi.get_variable(var.GEOLOC_CONFIDENCE),
+                method=await self.agi.get_variable(var.GEOLOC_METHOD))
+        except LocationError as error:
+            log.info("call %s: location ignored: %s", self.label, error)
+            return []
+
     async def open_call(self) -> None:
         """Create the call record now, so a call whose IVR breaks later is still on record."""
         await self._open()
-        await self.agi.set_variable(var.SIAGA_CALL_ID, self.call.id)
-        self.call_id_set = True
+        if self.call.id is not None:
+            await self.agi.set_variable(var.SIAGA_CALL_ID, self.call.id)
+            self.call_id_set = True
 
     async def start_recording(self) -> None:
         """Record the whole call (MixMonitor). Optional: if it fails, the call goes on unrecorded."""
-        path = os.path.join(self.settings.recordings_dir, f"call-{self.call.id}-full.wav")
+        path = os.path.join(self.settings.recordings_dir, f"{self.file_stem}-full.wav")
         try:
             await self.agi.exec_app("MixMonitor", path)
         except AgiCommandFailed as error:
@@ -172,10 +206,12 @@ class IvrEntry:
     async def record_statement(self) -> None:
         """The caller's statement, bounded in length and ended by silence, for the call-taker and Vosk."""
         await self._prompt("record_statement")
-        base = os.path.join(self.settings.recordings_dir, f"call-{self.call.id}-statement")
+        base = os.path.join(self.settings.recordings_dir, f"{self.file_stem}-statement")
         wav = base + ".wav"
         self.recordings["statement"] = wav
-        self.context.hooks.statement_started(self.call.id, wav)
+        live = self.call.id is not None  # live transcription writes to the call's record
+        if live:
+            self.context.hooks.statement_started(self.call.id, wav)
         try:
             self.statement = await self.agi.record_file(
                 base, max_ms=self.settings.statement_max_seconds * 1000,
@@ -183,7 +219,8 @@ class IvrEntry:
         except AgiCommandFailed as error:
             log.warning("call %s: the statement was not recorded (%s)", self.label, error)
         finally:
-            self.context.hooks.statement_ended(self.call.id, wav)
+            if live:
+                self.context.hooks.statement_ended(self.call.id, wav)
 
     async def check_silence(self) -> None:
         """A silent statement may be a caller who cannot speak: offer "press 5 twice"."""
@@ -212,12 +249,13 @@ class IvrEntry:
 
     async def finish(self, *, talk: bool = True) -> None:
         """Store the call as queued (or abandoned) and set the variables the dialplan queues with."""
-        priority = BASE
+        priority = FAIL_OPEN
         try:
             if self.call is None:
                 await self._open()
             facts = PriorityFacts(
-                service_choice=self.service_choice, known_location=self.call.fix_count > 0,
+                service_choice=self.service_choice,
+                known_location=self.call.fix_count > 0 or bool(self.new.fixes),
                 repeat_count=self.call.repeat_count, silent_emergency=self.silent_emergency,
                 prank_suspect=self.call.prank_suspect)
             outcome = IvrOutcome(
@@ -227,18 +265,32 @@ class IvrEntry:
                 ivr_error=self.error, recordings=self.recordings,
                 summary={"caller": self.new.caller, "caller_name": self.new.caller_name,
                          "uniqueid": self.new.uniqueid, "silent": self.silent})
-            priority = await self.context.store.run(FinishIvr(self.call.id, outcome, facts))
+            if self.call.id is None:
+                written = False
+                await self._keep(call_journal.FINISH, call_journal.finish_data(outcome, facts))
+            else:
+                written, stored = await call_journal.keep_or_write(
+                    self.context.journal, self.new.uniqueid, call_journal.FINISH,
+                    call_journal.finish_data(outcome, facts),
+                    lambda: self.context.store.run(FinishIvr(self.call.id, outcome, facts)))
+                self.journaled = self.journaled or not written
+            # Not rated by the database (it did not answer): never below the dialplan's fail-open.
+            priority = stored if written else max(FAIL_OPEN, queue_priority(facts)[0])
         except Exception:
-            # The database is down or broken: the caller is still queued by the dialplan.
-            log.exception("call %s: the call could not be stored; the dialplan queues the caller anyway", self.label)
+            # The database is down and the journal cannot be written: the dialplan queues the caller.
+            log.exception("call %s: the call could not be stored nor kept; the dialplan queues the caller anyway",
+                          self.label)
         if talk:
             await self._set_variables(priority)
 
     async def _set_variables(self, priority: int) -> None:
         # SET VARIABLE still works after a hang-up; a lost connection ends it quietly.
         values = [(var.QUEUE_PRIO, priority)]
-        if self.call is not None and not self.call_id_set:
+        if self.call is not None and self.call.id is not None and not self.call_id_set:
             values.append((var.SIAGA_CALL_ID, self.call.id))
+        if self.journaled:
+            # The call-taker's leg inherits it: its answer is kept behind this call's entries.
+            values.append((var.SIAGA_UNIQUEID_INHERITED, self.new.uniqueid))
         if self.service_choice:
             values.append((var.SIAGA_SERVICE, self.service_choice))
         for name, value in values:
@@ -255,7 +307,21 @@ class IvrEntry:
             await self.identify()
         self.new.ivr_step = self.step
         window = timedelta(minutes=self.settings.repeat_call_window_minutes)
-        self.call = await self.context.store.run(OpenCall(self.new, window))
+        if self.context.journal is None:
+            self.call = await self.context.store.run(OpenCall(self.new, window))
+            return
+        written, opened = await call_journal.keep_or_write(
+            self.context.journal, self.new.uniqueid, call_journal.OPEN, call_journal.open_data(self.new, window),
+            lambda: self.context.store.run(OpenCall(self.new, window)))
+        self.call = opened if written else OpenedCall(None, fix_count=len(self.new.fixes))
+        self.journaled = not written
+
+    async def _keep(self, kind: str, data: dict) -> None:
+        journal = self.context.journal
+        if journal is None:
+            raise RuntimeError("the call could not be stored and there is no call journal")
+        await asyncio.get_running_loop().run_in_executor(None, journal.append, self.new.uniqueid, kind, data)
+        self.journaled = True
 
     async def _prompt(self, name: str, escape_digits: str = "") -> str | None:
         """Play a prompt of the configured language; a missing prompt is skipped, not fatal."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
+import re
 import time
 from datetime import datetime, timezone
 
@@ -23,10 +23,13 @@ from siaga112.db import iso, utcnow
 from siaga112.errors import ApiError
 from siaga112.models import Alarm, AlarmSite, ButtonEvent
 from siaga112.runtime import Runtime
+from siaga112.storable import evidence
+from siaga112.web_input import loads_limited
 from routing.alarms.store import PRIORITY_TOP, AlarmIntake, alarm_json, take_alarm
 from routing.alarms.supervision import clear_offline
 
 MAX_SKEW_S = 300
+TIMESTAMP = re.compile(r"[0-9]{1,12}")
 MAX_BODY_BYTES = 4096
 BUTTON_EVENTS = ("panic", "duress", "cancel", "test", "heartbeat")
 # What each event means: the alarm kind it raises (routing alias of the same name), or None.
@@ -44,10 +47,10 @@ def _check_signature(site: AlarmSite, timestamp: str | None, signature: str | No
     unsigned = ApiError(401, "bad_signature", "The event is not signed correctly for this device.")
     if not timestamp or not signature:
         raise unsigned
-    try:
-        sent = int(timestamp)
-    except ValueError:
-        raise ApiError(401, "bad_timestamp", "X-Siaga-Timestamp must be Unix seconds.") from None
+    # Unix seconds have 10 digits until 2286; a longer number (400 digits did overflow a float) is no time.
+    if not TIMESTAMP.fullmatch(timestamp.strip()):
+        raise ApiError(401, "bad_timestamp", "X-Siaga-Timestamp must be Unix seconds.")
+    sent = int(timestamp)
     if abs(now - sent) > MAX_SKEW_S:
         raise ApiError(401, "stale_timestamp",
                        f"The event's timestamp is more than {MAX_SKEW_S} s from our clock; check the device's time.")
@@ -59,8 +62,8 @@ def _parse(body: bytes) -> dict:
     if len(body) > MAX_BODY_BYTES:
         raise ApiError(413, "too_large", f"A button event is at most {MAX_BODY_BYTES} bytes.")
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = loads_limited(body)
+    except ValueError:  # also too deep, numbers beyond 64 bits, bytes that are not UTF-8
         data = None
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_json", "The body must be a JSON object.")
@@ -101,7 +104,9 @@ def receive(session: Session, runtime: Runtime, body: bytes, timestamp: str | No
         raise ApiError(404, "unknown_device", "No button is registered with this device id.")
     _check_signature(site, timestamp, signature, body, time.time() if now is None else now)
     _validate(data)
-    event_id = data["event_id"].strip()
+    # The device's own words, kept exactly (escaped where a database could not hold them): the
+    # same event resent must find its first answer, and two different ones must not meet.
+    event_id = evidence(data["event_id"].strip())
     first = _first_answer(session, site.id, event_id)
     if first is not None:
         return 200, first
@@ -112,7 +117,7 @@ def receive(session: Session, runtime: Runtime, body: bytes, timestamp: str | No
         alarm, _ = take_alarm(session, runtime, AlarmIntake(
             source="button", kind=ALARM_KINDS[kind], category=ALARM_KINDS[kind], priority=PRIORITY_TOP,
             lat=site.lat, lon=site.lon, site_id=site.id, dedupe_key=f"button:{site.id}:{event_id}",
-            message=f"{site.name}: {kind} button", raw=body.decode("utf-8", errors="replace"),
+            message=f"{site.name}: {kind} button", raw=evidence(body.decode("utf-8", errors="replace")),
             flags={"silent": True} if kind == "duress" else {},
         ))
         result.update(result="alarm", alarm=alarm_json(session, alarm))

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from siaga112.db import utcnow
 from siaga112.models import AlarmSite
 from siaga112.runtime import Runtime
+from siaga112.storable import clean, evidence
 from routing.alarms import dc09
 from routing.alarms.store import AlarmIntake, RouteMemo, take_alarms
 from routing.alarms.supervision import mark_seen, note_restore
@@ -258,8 +259,8 @@ def _intake(pending: Pending) -> AlarmIntake:
     event, consequence = reading.event, reading.consequence
     return AlarmIntake(
         source="panel", kind=consequence.kind, category=consequence.category, priority=consequence.priority,
-        lat=site.lat, lon=site.lon, site_id=site.id, dedupe_key=reading.retransmission_key, raw=pending.line,
-        message=f"{site.name}: {reading.describe()}",
+        lat=site.lat, lon=site.lon, site_id=site.id, dedupe_key=reading.retransmission_key,
+        raw=evidence(pending.line), message=clean(f"{site.name}: {reading.describe()}", 500),
         flags={"sia_code": event.code, "zone": event.ri, "account": reading.account, "sequence": event.sequence},
     )
 

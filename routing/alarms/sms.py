@@ -21,6 +21,7 @@ from siaga112.db import iso, utcnow
 from siaga112.errors import ApiError
 from siaga112.models import Alarm, AlarmMessage, Jurisdiction, Reporter
 from siaga112.runtime import Runtime
+from siaga112.storable import clean
 from routing import reporters
 from routing.alarms.store import (PRIORITY_BLOCKED_REPORTER, PRIORITY_TEXT_TO_112, AlarmIntake, alarm_json,
                                   commit_alarm)
@@ -91,7 +92,7 @@ def locate_text(session: Session, text: str) -> tuple[float | None, float | None
 def take_text(session: Session, runtime: Runtime, form) -> tuple[Alarm, str]:
     """Store one incoming text (commits): (alarm, "new" | "follow_up" | "repeat")."""
     sender = form.get("From", "")
-    text = (form.get("Body") or "").strip()[:MAX_TEXT_CHARS]
+    text = clean(form.get("Body"), MAX_TEXT_CHARS, multiline=True) or ""
     sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()[:64] or None
     try:
         phone = reporters.normalize_phone(sender, runtime.settings.phone_region)

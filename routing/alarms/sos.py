@@ -9,11 +9,14 @@ calls the number back and asks. A blocked reporter's SOS is taken too, only mark
 
 from __future__ import annotations
 
+import hashlib
+
 from sqlalchemy.orm import Session
 
 from siaga112.errors import ApiError
 from siaga112.models import Alarm
 from siaga112.runtime import Runtime
+from siaga112.storable import clean, evidence
 from routing import reporters
 from routing.alarms.store import PRIORITY_BLOCKED_REPORTER, PRIORITY_TOP, AlarmIntake, commit_alarm
 
@@ -21,12 +24,13 @@ MAX_MESSAGE_CHARS = 2000
 DEFAULT_KIND = "sos"
 
 
-def _text(value, name: str, limit: int) -> str | None:
+def _text(value, name: str, limit: int, *, multiline: bool = False) -> str | None:
+    """Text the app sent, readable and storable (`siaga112.storable.clean`): never a reason to refuse."""
     if value is None:
         return None
     if not isinstance(value, str):
         raise ApiError(400, f"invalid_{name}", f"{name} must be text.")
-    return value.strip()[:limit] or None
+    return clean(value, limit, multiline=multiline)
 
 
 def _category(runtime: Runtime, kind: str) -> str:
@@ -39,8 +43,20 @@ def _category(runtime: Runtime, kind: str) -> str:
         return DEFAULT_KIND
 
 
+def _dedupe_key(phone: str, idempotency_key: str | None, token_id: int | None = None) -> str | None:
+    """The key a resent SOS finds its first alarm by; a long or odd Idempotency-Key is hashed, so
+    two different keys can never meet in the column's 200 characters. The key is the poster's
+    own (its token's), so no other client can read an alarm back by guessing it."""
+    if not idempotency_key:
+        return None
+    key = evidence(idempotency_key)
+    if len(key) > 120:
+        key = "sha256:" + hashlib.sha256(idempotency_key.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"sos:t{token_id}:{phone}:{key}" if token_id is not None else f"sos:{phone}:{key}"
+
+
 def take_sos(session: Session, runtime: Runtime, body: dict, *,
-             idempotency_key: str | None = None) -> tuple[Alarm, bool]:
+             idempotency_key: str | None = None, token_id: int | None = None) -> tuple[Alarm, bool]:
     """Store one SOS and commit: (alarm, created). Raises ApiError(400) only for what the app can fix."""
     reporter_data = body.get("reporter")
     if not isinstance(reporter_data, dict):
@@ -51,8 +67,8 @@ def take_sos(session: Session, runtime: Runtime, body: dict, *,
         raise ApiError(400, "invalid_phone", f"{error} The SOS needs the reporter's phone to call back.") from None
     name = _text(reporter_data.get("name"), "name", 200)
     app_user_id = _text(reporter_data.get("app_user_id"), "app_user_id", 120)
-    kind = _text(body.get("kind"), "kind", 32) or DEFAULT_KIND
-    message = _text(body.get("message"), "message", MAX_MESSAGE_CHARS)
+    kind = (_text(body.get("kind"), "kind", 32) or DEFAULT_KIND).lower()
+    message = _text(body.get("message"), "message", MAX_MESSAGE_CHARS, multiline=True)
 
     flags: dict = {}
     location = body.get("location")
@@ -76,5 +92,7 @@ def take_sos(session: Session, runtime: Runtime, body: dict, *,
     return commit_alarm(session, runtime, AlarmIntake(
         source="sos", kind=kind, category=_category(runtime, kind), priority=priority, lat=lat, lon=lon,
         accuracy_m=float(accuracy) if accuracy is not None else None, message=message, reporter_id=reporter.id,
-        dedupe_key=f"sos:{phone}:{idempotency_key}" if idempotency_key else None, flags=flags,
+        dedupe_key=_dedupe_key(phone, idempotency_key, token_id), flags=flags, posted_by_token_id=token_id,
     ))
+
+

@@ -57,6 +57,7 @@ class AlarmIntake:
     dedupe_key: str | None = None
     raw: str | None = None
     flags: dict = field(default_factory=dict)
+    posted_by_token_id: int | None = None
 
 
 def _locate(intake: AlarmIntake) -> tuple[float | None, float | None, dict]:
@@ -77,6 +78,8 @@ def _locate(intake: AlarmIntake) -> tuple[float | None, float | None, dict]:
 
 
 def _jsonable(value):
+    if isinstance(value, int) and not -2**63 <= value < 2**63:
+        return str(value)[:60]  # a whole number beyond 64 bits is kept as the digits that came
     if isinstance(value, (int, str)) or value is None:
         return value
     if isinstance(value, float):
@@ -175,7 +178,7 @@ def take_alarms(session: Session, runtime: Runtime, intakes: Iterable[AlarmIntak
             source=intake.source, kind=intake.kind, category=intake.category, state="open",
             priority=intake.priority, dedupe_key=key, reporter_id=intake.reporter_id, site_id=intake.site_id,
             lat=lat, lon=lon, accuracy_m=intake.accuracy_m if lat is not None else None, message=intake.message,
-            flags=flags or None, raw=intake.raw, received_at=utcnow(),
+            flags=flags or None, raw=intake.raw, received_at=utcnow(), posted_by_token_id=intake.posted_by_token_id,
             routing=_route(runtime, session, intake.category, lat, lon, intake.priority, routes),
         ))
         if key:

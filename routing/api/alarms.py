@@ -10,6 +10,7 @@ from siaga112.errors import ApiError
 from siaga112.models import Alarm
 from siaga112.models.alarms import ALARM_SOURCES, ALARM_STATES
 from siaga112.web import db, json_body, runtime
+from siaga112.web_input import stored_id
 from routing.alarms import sms
 from routing.alarms.store import alarm_json, change_state
 
@@ -26,18 +27,33 @@ def _choices(name: str, allowed: tuple[str, ...]) -> list[str]:
     return values
 
 
+def _own_only() -> int | None:
+    """The token whose own alarms are all the caller may read (the citizen app's), or None: all of them."""
+    principal = g.principal
+    if principal.can("alarms:read") or principal.can("alarms:handle"):
+        return None
+    return principal.token_id if principal.token_id is not None else -1
+
+
 def _alarm(alarm_id: int) -> Alarm:
     alarm = db().get(Alarm, alarm_id)
-    if alarm is None:
-        raise ApiError(404, "not_found", "There is no such alarm.")
+    own = _own_only()
+    if alarm is None or (own is not None and alarm.posted_by_token_id != own):
+        raise ApiError(404, "not_found", "There is no such alarm.")  # another's alarm is not even named
     return alarm
 
 
 @bp.get("/alarms")
-@require("alarms:read")
+@require("alarms:read", "alarms:write")
 def list_alarms():
-    """Most urgent first, then newest: what a call-taker must look at next is on top."""
+    """Most urgent first, then newest: what a call-taker must look at next is on top.
+
+    The citizen app's token (alarms:write without alarms:read) sees only the alarms it posted.
+    """
     query = select(Alarm).order_by(Alarm.priority.desc(), Alarm.received_at.desc(), Alarm.id.desc())
+    own = _own_only()
+    if own is not None:
+        query = query.where(Alarm.posted_by_token_id == own)
     states = _choices("state", ALARM_STATES)
     if states:
         query = query.where(Alarm.state.in_(states))
@@ -53,7 +69,7 @@ def list_alarms():
 
 
 @bp.get("/alarms/<int:alarm_id>")
-@require("alarms:read")
+@require("alarms:read", "alarms:write")
 def get_alarm(alarm_id: int):
     session = db()
     alarm = _alarm(alarm_id)
@@ -61,7 +77,7 @@ def get_alarm(alarm_id: int):
 
 
 @bp.patch("/alarms/<int:alarm_id>")
-@require("alarms:write")
+@require("alarms:handle")
 def update_alarm(alarm_id: int):
     """{state: acknowledged|closed, note?, incident_id?}"""
     data = json_body()
@@ -78,7 +94,7 @@ def update_alarm(alarm_id: int):
         if incident_id is not None:
             from siaga112.models import Incident
 
-            if not isinstance(incident_id, int) or session.get(Incident, incident_id) is None:
+            if stored_id(incident_id) is None or session.get(Incident, incident_id) is None:
                 raise ApiError(400, "invalid_incident", "incident_id must name an existing incident.")
         alarm.incident_id = incident_id
     try:
@@ -90,7 +106,7 @@ def update_alarm(alarm_id: int):
 
 
 @bp.post("/alarms/<int:alarm_id>/reply")
-@require("alarms:write")
+@require("alarms:handle")
 def reply(alarm_id: int):
     """Text the person behind an alarm (a question, an instruction): {message}."""
     data = json_body()

@@ -8,6 +8,7 @@ from siaga112.auth import require
 from siaga112.errors import ApiError
 from siaga112.models import Incident, ServiceRequest
 from siaga112.web import db, json_body, machine_endpoint, runtime
+from siaga112.web_input import is_record_id, stored_id
 from routing import open311
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
@@ -46,7 +47,7 @@ def create_request():
 
 @bp.get("/requests/<request_id>.json")
 def get_request(request_id: str):
-    report = db().get(ServiceRequest, int(request_id)) if request_id.isdigit() else None
+    report = db().get(ServiceRequest, int(request_id)) if is_record_id(request_id) else None
     if report is None:
         raise ApiError(404, "not_found", "There is no service request with this id.")
     return jsonify([open311.request_json(report)])
@@ -62,7 +63,8 @@ def close_report(request_id: int):
     if report is None:
         raise ApiError(404, "not_found", "There is no such report.")
     if "incident_id" in data:
-        if data["incident_id"] is not None and session.get(Incident, data["incident_id"]) is None:
+        if data["incident_id"] is not None and (stored_id(data["incident_id"]) is None
+                                                or session.get(Incident, data["incident_id"]) is None):
             raise ApiError(400, "invalid_incident", "incident_id must name an existing incident.")
         report.incident_id = data["incident_id"]
     notes = data.get("status_notes")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, g, jsonify, request
 
 from siaga112.auth import require
 from siaga112.idempotency import keys_its_own
@@ -22,7 +22,7 @@ def sos():
     body = json_body()
     key = (request.headers.get("Idempotency-Key") or "").strip()[:100] or None
     session = db()
-    alarm, created = take_sos(session, runtime(), body, idempotency_key=key)
+    alarm, created = take_sos(session, runtime(), body, idempotency_key=key, token_id=g.principal.token_id)
     if created and alarm.lat is None:
         offer_for_unlocated(runtime(), alarm)  # a link to the reporter's phone, sent in the background
     return jsonify(alarm_json(session, alarm)), 201 if created else 200

@@ -57,7 +57,7 @@ def position(callsign: str):
     try:
         service.report_position(db(), unit, body.get("lat"), body.get("lon"), body.get("accuracy_m"), body.get("ts"))
     except service.UnitProblem as error:
-        raise ApiError(400, "invalid_position", str(error)) from None
+        raise ApiError(400, "invalid_position", str(error), words=error.notice) from None
     return _after_change(unit)
 
 
@@ -70,6 +70,6 @@ def status(callsign: str):
     try:
         service.set_status(db(), unit, body.get("status"))
     except service.UnitProblem as error:
-        raise ApiError(400, "invalid_status", str(error)) from None
+        raise ApiError(400, "invalid_status", str(error), words=error.notice) from None
     incidents.unit_reported(db(), unit, unit.status, was_on)  # shown on the incident's timeline
     return _after_change(unit)

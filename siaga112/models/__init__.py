@@ -10,6 +10,11 @@ from siaga112.models.people import ApiToken, AuditEntry, Reporter, User
 from siaga112.models.places import Agency, Camera, CellTower, Jurisdiction, PointOfInterest, Unit
 from siaga112.models.recordings import Recording, TranscriptionJob
 from siaga112.models.reports import ServiceRequest
+from siaga112.db import Base
+from siaga112.storable import guard_columns
+
+# Every text column takes any text from outside (NUL escaped, capped at its length): see storable.
+guard_columns(Base.metadata)
 
 __all__ = [
     "Agency", "Alarm", "AlarmMessage", "AlarmSite", "AmlMessage", "ApiToken", "AuditEntry",

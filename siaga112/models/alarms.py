@@ -43,6 +43,9 @@ class Alarm(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by: Mapped[str | None] = mapped_column(String(120))
     note: Mapped[str | None] = mapped_column(Text)
+    # The machine token an alarm came with (the citizen app's): that token may read it back, and
+    # only it; panels, buttons, SMS and console users leave it empty.
+    posted_by_token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"), index=True)
 
 
 class AlarmSite(Base):

@@ -20,7 +20,7 @@ class Call(Base):
     __tablename__ = "calls"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    uniqueid: Mapped[str] = mapped_column(String(64), index=True)
+    uniqueid: Mapped[str] = mapped_column(String(64), index=True, unique=True)  # Asterisk's, one row a call
     channel: Mapped[str | None] = mapped_column(String(200))
     caller: Mapped[str | None] = mapped_column(String(32), index=True)  # E.164, or None when withheld
     caller_raw: Mapped[str | None] = mapped_column(String(200))  # what the network sent, untrusted
@@ -90,3 +90,5 @@ class AmlMessage(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     raw: Mapped[str] = mapped_column(Text)
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"), index=True)
+    # Faults that leave the position sound (a wrong `ml`, an unknown version): kept, and shown.
+    warnings: Mapped[list | None] = mapped_column(JSON)

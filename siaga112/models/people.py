@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.base import NO_VALUE, NEVER_SET
 
 from siaga112.db import Base, UTCDateTime, utcnow
 
@@ -29,10 +30,21 @@ class User(Base):
     status: Mapped[str] = mapped_column(String(16), default="offline")  # offline, available, on_call, break
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Signing out raises it, which ends every console session of the account, copies included
-    # (a cookie session cannot be revoked any other way).
+    # Signing out or a new password raises it, which ends every console session of the account,
+    # copies included (a cookie session cannot be revoked any other way).
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def end_sessions(self) -> None:
+        """End every console session of this account (sign-out everywhere)."""
+        self.session_epoch = (self.session_epoch or 0) + 1
+
+
+@event.listens_for(User.password_hash, "set", active_history=True)
+def _new_password_ends_sessions(user: User, value, old, _initiator) -> None:
+    """Whatever sets a new password (the admin page, the command, a script), old sessions end."""
+    if old not in (NO_VALUE, NEVER_SET, None) and value != old:
+        user.end_sessions()
 
 
 class ApiToken(Base):

@@ -16,12 +16,9 @@ needs in the page: wait on a condition with `wait_until(page, "() => ...")` inst
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from pathlib import Path
-
-from werkzeug.serving import make_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -35,32 +32,35 @@ WAIT_MS = 5000  # the longest any expectation waits for the page
 
 
 class LiveServer:
-    """The web app of a runtime on a loopback port chosen by the OS, in a thread."""
+    """The web app of a runtime on a loopback port chosen by the OS, served as `serve` serves it
+    (waitress, `siaga112.web_server`), in a thread."""
 
-    def __init__(self, runtime, test_config: dict | None = None) -> None:
+    def __init__(self, runtime, test_config: dict | None = None, **server_options) -> None:
         from center.web import create_app
+        from siaga112.web_server import WebServer
 
         self.runtime = runtime
         self.app = create_app(runtime, {"TESTING": True, **(test_config or {})})
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.server.daemon_threads = True  # open event streams must not hold shutdown up
-        self.port = self.server.server_port
-        self.thread = threading.Thread(target=self.server.serve_forever, name="live-console", daemon=True)
+        self.server = WebServer(self.app, "127.0.0.1", 0, **{"threads": 8, "event_streams": 32, **server_options})
+        self.port = self.server.port
 
     def url(self, path: str = "/") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def __enter__(self) -> "LiveServer":
-        self.thread.start()
+        from siaga112 import events
+
+        events.subscriber(self.runtime.database).closing = False
+        self.server.start()
         return self
 
     def __exit__(self, *_exc) -> None:
         from siaga112 import events
 
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-        events.subscriber(self.runtime.database).stop()
+        subscriber = events.subscriber(self.runtime.database)
+        subscriber.close_streams()  # open event streams end, then the server stops
+        self.server.stop(timeout=5)
+        subscriber.stop()
 
 
 def launch_browser(playwright):

@@ -236,7 +236,7 @@ def test_console_call_back_with_a_refused_login_answers_a_sentence_not_a_500(cli
 
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "ami_login_failed"
-    assert "sign in to the telephone system" in response.get_json()["error"]["message"]
+    assert "tidak dapat masuk ke sistem telepon" in response.get_json()["error"]["message"]  # the console's language
 
 
 @pytest.mark.parametrize("caller", ["112", "0812345678", "+62812\r\nAction: Hangup", "+62 812 3456 789"])

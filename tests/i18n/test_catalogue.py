@@ -73,3 +73,13 @@ def test_indonesian_is_the_default_and_english_a_choice():
     assert i18n.word("unit_kind", "fire_engine", "id") == "Mobil pemadam"
     assert i18n.word("unit_kind", "hovercraft", "en") == "hovercraft"
     assert i18n.translate("sv.admin.phone_taken", "en", user="ani") == "This phone belongs to ani already."
+
+
+def test_templates_may_write_flask_babels_underscore_or_t_and_get_the_viewers_words(app):
+    from flask import render_template_string, session
+
+    with app.test_request_context("/"):
+        assert render_template_string("{{ _('queue.title') }} / {{ t('queue.title') }}") == "Antrean panggilan / Antrean panggilan"
+    with app.test_request_context("/"):
+        session["lang"] = "en"
+        assert render_template_string("{{ _('sv.admin.phone_taken', user='ani') }}") == "This phone belongs to ani already."

@@ -12,7 +12,7 @@ from ivr import channel_vars as var
 from ivr.asterisk_peer import Caller, Channel
 from ivr.hooks import IvrHooks
 from ivr.identity import NAME_MAX_CHARS
-from ivr.priority import BASE
+from ivr.priority import BASE, FAIL_OPEN
 from ivr.server import AgiService
 from tests.ivr.conftest import call_row, peer
 
@@ -146,7 +146,7 @@ def test_a_step_that_breaks_still_queues_the_caller_with_its_variables(runtime, 
     assert "FastAGI broken (uniqueid" in caplog.text and "Traceback" in caplog.text
 
 
-def test_database_failure_in_the_ivr_still_sets_queue_priority(agi_server, database, caplog, monkeypatch):
+def test_database_failure_in_the_ivr_still_sets_the_fail_open_queue_priority(agi_server, database, caplog, monkeypatch):
     from ivr import calls
 
     def fail(cls, session, jobs):
@@ -156,8 +156,8 @@ def test_database_failure_in_the_ivr_still_sets_queue_priority(agi_server, datab
     record = asyncio.run(peer(agi_server, Channel(), Caller()).run())
 
     assert record.agi_status == "SUCCESS"
-    assert record.value(var.QUEUE_PRIO) == str(BASE)
-    assert "could not be stored" in caplog.text
+    assert record.value(var.QUEUE_PRIO) == str(FAIL_OPEN)  # the dialplan's own, never below it
+    assert "kept in the call journal" in caplog.text
 
 
 def test_asterisk_that_stops_replying_ends_only_its_own_session(runtime, database, caplog):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -21,7 +22,7 @@ CONTRACT_FIELDS = {
 
 def add_call(database, **values) -> int:
     now = utcnow()
-    defaults = dict(uniqueid="1.1", state="queued", priority=5, started_at=now, queued_at=now)
+    defaults = dict(uniqueid=f"1.{uuid.uuid4().hex[:12]}", state="queued", priority=5, started_at=now, queued_at=now)
     with database.session() as session:
         call = Call(**{**defaults, **values})
         session.add(call)
@@ -67,7 +68,7 @@ def test_call_from_the_ivr_reads_back_through_the_api(client, make_token, place_
 
     assert (body["state"], body["caller"], body["service_choice"]) == ("queued", "+6281234567890", "police")
     assert body["statement"] == {"recording_id": body["statement"]["recording_id"], "transcript": None,
-                                 "transcript_status": "pending"}
+                                 "transcript_status": "pending", "keywords": [], "places": []}
     assert body["location"] is None
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 
 from ivr.asterisk_peer import Caller, Channel, Press, Sounds, run_call
+from ivr.priority import FAIL_OPEN
 from ivr.server import AgiService
 from siaga112.db import Database
+from siaga112.journal import Journal
 from siaga112.runtime import Runtime
 from siaga112.settings import load_settings
 
@@ -21,9 +23,10 @@ def test_a_call_during_a_database_outage_ends_the_agi_with_a_queue_priority(tmp_
     runtime = Runtime(settings=settings, database=Database(settings.database_url))
     service = AgiService(runtime)
     service.start()
+    channel = Channel(caller_id="+6281234567890")
     try:
-        with caplog.at_level(logging.ERROR):
-            record = run_call("127.0.0.1", service.port, Channel(caller_id="+6281234567890"),
+        with caplog.at_level(logging.WARNING):
+            record = run_call("127.0.0.1", service.port, channel,
                               Caller(presses=[Press("3", during="prompt")]),
                               sounds=Sounds(dirs=[], missing_length=4000), timeout=30)
     finally:
@@ -31,8 +34,12 @@ def test_a_call_during_a_database_outage_ends_the_agi_with_a_queue_priority(tmp_
         runtime.database.dispose()
 
     # The dialplan queues the caller after any AGISTATUS; what matters is that the IVR let go
-    # of the call instead of holding it, and left a priority the queue can use.
+    # of the call instead of holding it, left the dialplan's fail-open priority (not an
+    # ordinary call's), and kept the call in the journal for when the database is back.
     assert record.agi_status == "SUCCESS"
     assert not record.timed_out
-    assert record.value("QUEUE_PRIO").isdigit()
-    assert any(r.levelno >= logging.ERROR for r in caplog.records)
+    assert record.value("QUEUE_PRIO") == str(FAIL_OPEN)
+    assert record.value("SIAGA_UNIQUEID") == channel.uniqueid
+    kinds = [entry.kind for entry in Journal(settings.journal_dir).waiting()]
+    assert kinds == ["open", "finish"]
+    assert "kept in the call journal" in caplog.text

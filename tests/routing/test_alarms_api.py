@@ -28,20 +28,20 @@ def test_the_list_puts_the_most_urgent_first_then_the_newest(client, make_token,
     new_top = add_alarm(database, priority=9, received_at=now)
     low = add_alarm(database, priority=4, received_at=now + timedelta(seconds=1))
     add_alarm(database, priority=9, state="closed")
-    listed = client.get("/api/v1/alarms?state=open", headers=make_token("alarms:write")).get_json()["alarms"]
+    listed = client.get("/api/v1/alarms?state=open", headers=make_token("alarms:read")).get_json()["alarms"]
     assert [a["id"] for a in listed] == [new_top, old_top, low]
 
 
 def test_an_alarm_has_the_contract_fields(client, make_token, database):
     alarm_id = add_alarm(database, lat=-7.98, lon=112.63, accuracy_m=10.0)
-    alarm = client.get(f"/api/v1/alarms/{alarm_id}", headers=make_token("alarms:write")).get_json()
+    alarm = client.get(f"/api/v1/alarms/{alarm_id}", headers=make_token("alarms:read")).get_json()
     for name in ("id", "source", "kind", "state", "priority", "received_at", "location", "routing", "incident_id"):
         assert name in alarm
     assert alarm["location"] == {"lat": -7.98, "lon": 112.63, "accuracy_m": 10.0}
 
 
 def test_an_alarm_is_acknowledged_then_closed_by_the_console(client, make_token, database):
-    headers = make_token("alarms:write")
+    headers = make_token("alarms:handle")
     alarm_id = add_alarm(database)
     acknowledged = client.patch(f"/api/v1/alarms/{alarm_id}", json={"state": "acknowledged"}, headers=headers)
     assert acknowledged.get_json()["state"] == "acknowledged"
@@ -53,7 +53,10 @@ def test_an_alarm_is_acknowledged_then_closed_by_the_console(client, make_token,
     assert reopened.status_code == 409
 
 
-@pytest.mark.parametrize("scopes, read, write", [(("calls:read",), 403, 403), (("alarms:write",), 200, 200)])
+@pytest.mark.parametrize("scopes, read, write", [
+    (("calls:read",), 403, 403), (("alarms:write",), 200, 403), (("alarms:read",), 200, 403),
+    (("alarms:handle",), 403, 200),
+])
 def test_reading_and_changing_alarms_need_the_alarm_scopes(client, make_token, database, scopes, read, write):
     headers = make_token(*scopes)
     alarm_id = add_alarm(database)
@@ -63,7 +66,7 @@ def test_reading_and_changing_alarms_need_the_alarm_scopes(client, make_token, d
 
 
 def test_bad_filters_and_unknown_alarms_are_said_plainly(client, make_token):
-    headers = make_token("alarms:write")
+    headers = make_token("alarms:read")
     assert client.get("/api/v1/alarms?state=burning", headers=headers).get_json()["error"]["code"] == "invalid_state"
     assert client.get("/api/v1/alarms/999", headers=headers).status_code == 404
 
@@ -101,11 +104,11 @@ def test_the_console_texts_a_question_to_the_reporter_through_twilio(client, mak
         reporter_id = reporter.id
     alarm_id = add_alarm(database, source="sms", kind="text", reporter_id=reporter_id)
     response = client.post(f"/api/v1/alarms/{alarm_id}/reply", json={"message": "Di mana posisi Anda?"},
-                           headers=make_token("alarms:write"))
+                           headers=make_token("alarms:handle"))
     assert response.status_code == 201
     assert twilio_recorder.messages == [{"To": "+6281234567890", "From": "+15005550006",
                                          "Body": "Di mana posisi Anda?"}]
-    messages = client.get(f"/api/v1/alarms/{alarm_id}", headers=make_token("alarms:write")).get_json()["messages"]
+    messages = client.get(f"/api/v1/alarms/{alarm_id}", headers=make_token("alarms:read")).get_json()["messages"]
     assert [(m["direction"], m["status"]) for m in messages] == [("out", "sent")]
 
 
@@ -118,9 +121,9 @@ def test_a_reply_twilio_refuses_is_kept_as_failed_and_said(client, make_token, d
     alarm_id = add_alarm(database, reporter_id=reporter_id)
     twilio_recorder.fail_next(1, status=500)
     response = client.post(f"/api/v1/alarms/{alarm_id}/reply", json={"message": "Halo?"},
-                           headers=make_token("alarms:write"))
+                           headers=make_token("alarms:handle"))
     assert (response.status_code, response.get_json()["error"]["code"]) == (502, "sms_failed")
-    messages = client.get(f"/api/v1/alarms/{alarm_id}", headers=make_token("alarms:write")).get_json()["messages"]
+    messages = client.get(f"/api/v1/alarms/{alarm_id}", headers=make_token("alarms:read")).get_json()["messages"]
     assert [m["status"] for m in messages] == ["failed"]
 
 

@@ -16,7 +16,6 @@ def put_console_session(client, user) -> None:
     """Give the client the session cookie the sign-in form would have given `user`."""
     with client.session_transaction() as cookie:
         cookie["user_id"] = user.id
-        cookie["pw"] = user.password_hash[-16:]
         cookie["epoch"] = user.session_epoch or 0
         cookie["since"] = time.time()
 
