@@ -55,8 +55,7 @@
       // A place the caller named is only offered: the call-taker checks it before confirming.
       const offered = fix.source === "speech" && !confirmed ? el("div", { class: "line2 offered" }, t("call.speech_offered")) : null;
       const warnings = (fix.warnings || []).length
-        ? el("div", { class: "line2 fix-warning", title: fix.warnings.join("
-") }, `⚠ ${t("call.fix_warnings")}: ${fix.warnings.join("; ")}`)
+        ? el("div", { class: "line2 fix-warning", title: fix.warnings.join("\n") }, `⚠ ${t("call.fix_warnings")}: ${fix.warnings.join("; ")}`)
         : null;
       const source = el("span", {}, Siaga.word("fix_source", fix.source), fix.note ? el("div", { class: "line2" }, fix.note) : null, offered, warnings);
       return el("tr", { class: [confirmed ? "confirmed" : "", newer ? "newer" : ""].join(" ").trim() || null, dataset: { fixId: fix.id } },
