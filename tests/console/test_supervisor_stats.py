@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -17,7 +18,7 @@ def call(session, *, started=None, queue_wait=None, answer_after=None, **values)
     """A call that started at `started`, joined the queue 20 s later and was answered `answer_after` s after that."""
     started = started or START + timedelta(minutes=5)
     queued = started + timedelta(seconds=20) if queue_wait is None else queue_wait
-    row = Call(uniqueid=f"u{started.timestamp()}-{len(session.new)}", caller="+6281234567890",
+    row = Call(uniqueid=f"u{started.timestamp()}-{uuid.uuid4().hex[:8]}", caller="+6281234567890",
                started_at=started, queued_at=queued,
                answered_at=(queued + timedelta(seconds=answer_after)) if answer_after is not None else None,
                **{"state": "answered" if answer_after is not None else "queued", **values})
