@@ -14,7 +14,7 @@ STOP_BUDGET_S = 7.0  # within the 10 s promised, with room for a loaded machine;
 
 
 @cli.command()
-@click.option("--only", default="", help="Comma-separated services to run: agi,web,alarms,scheduler.")
+@click.option("--only", default="", help="Comma-separated services to run: agi,ami,web,alarms,scheduler.")
 @pass_context
 def serve(obj: CliContext, only: str) -> None:
     """Run the services (default: all of them, in this process, on loopback)."""

@@ -100,10 +100,23 @@ class Center:
         return self.runtime.settings.recordings_dir
 
     def use_ami(self, asterisk: Asterisk) -> None:
-        """Point the settings' ami_* at this Asterisk (as an administrator sets them)."""
+        """Point the settings' ami_* at this Asterisk (as an administrator sets them) and start
+        `serve`'s ami service, which records answers, screen-pops and ends from its events."""
+        from center.serve import SERVICE_FACTORIES
+
         settings = self.runtime.settings
         settings.ami_host, settings.ami_port = "127.0.0.1", asterisk.ami_port
         settings.ami_username, settings.ami_secret = "siaga112", AMI_SECRET
+        listener = SERVICE_FACTORIES["ami"](self.runtime)
+        listener.start()
+        self.services["ami"] = listener
+        assert listener.state.connected.wait(30), f"the AMI listener did not connect: {listener.state.last_error}"
+
+    def stop_ami(self) -> None:
+        """Stop the ami service (Siaga112's listener away); `use_ami` starts it again."""
+        listener = self.services.pop("ami", None)
+        if listener is not None:
+            listener.stop()
 
 
 @pytest.fixture
@@ -113,7 +126,9 @@ def center(runtime):
     from siaga112.serve import start_services, stop_services
 
     services = start_services(runtime, SERVICE_FACTORIES, ["agi", "web"])
-    yield Center(runtime, {service.name: service for service in services})
+    center = Center(runtime, {service.name: service for service in services})
+    yield center
+    center.stop_ami()
     stop_services(services)
 
 

@@ -1,14 +1,14 @@
 """idempotency keys; a call's landmark in the caller's words
 
 Revision ID: 0002_shift
-Revises: 0002_whisper
+Revises: 0002_queuefirst
 Create Date: 2026-12-07
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0002_shift"
-down_revision = "0002_whisper"
+down_revision = "0002_queuefirst"
 branch_labels = None
 depends_on = None
 
