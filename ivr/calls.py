@@ -391,6 +391,7 @@ def answer_call(session: Session, call_id: int, interface: str | None, *, at: da
         values.update(state="answered", answered_at=now, ended_at=None)
     if agent is not None:
         values["agent_id"] = agent.id
+        set_agent_state(session, agent.id, "on_call", now)
     session.execute(update(CALLS).where(CALLS.c.id == call_id).values(**values))
     summary = {"id": call_id, "state": values.get("state", current.state), "caller": current.caller,
                "caller_name": current.caller_name, "priority": current.priority,
@@ -401,11 +402,23 @@ def answer_call(session: Session, call_id: int, interface: str | None, *, at: da
     return agent.username if agent else None
 
 
+def set_agent_state(session: Session, user_id: int, state: str, now, *, only_from: tuple[str, ...] | None = None) -> None:
+    """A call-taker's state follows what their phone does: `on_call` when the queue connects them,
+    `wrap_up` when the caller hangs up (until they press "ready"). The floor is told at once."""
+    query = update(User).where(User.id == user_id)
+    if only_from:
+        query = query.where(User.status.in_(only_from))
+    changed = session.execute(query.values(status=state, status_at=now)).rowcount
+    if changed:
+        username = session.execute(select(User.username).where(User.id == user_id)).scalar()
+        events.publish(session, "agent.status", {"username": username, "status": state, "status_at": iso(now)})
+
+
 def end_call(session: Session, call_id: int, *, at: datetime | None = None) -> str | None:
     """Close the call: `completed` if a call-taker answered it, else `abandoned`. Safe to run twice.
 
     `at` is when it ended (an AMI Hangup's time stamp, or the call journal's), now by default."""
-    current = session.execute(select(CALLS.c.state, CALLS.c.answered_at, CALLS.c.ended_at)
+    current = session.execute(select(CALLS.c.state, CALLS.c.answered_at, CALLS.c.ended_at, CALLS.c.agent_id)
                               .where(CALLS.c.id == call_id)).first()
     if current is None:
         return None
@@ -413,6 +426,8 @@ def end_call(session: Session, call_id: int, *, at: datetime | None = None) -> s
         return current.state  # already closed (by the IVR seeing the hang-up, or an earlier run)
     state = "completed" if current.answered_at is not None else "abandoned"
     now = at or utcnow()
+    if current.agent_id is not None:
+        set_agent_state(session, current.agent_id, "wrap_up", now, only_from=("on_call",))
     session.execute(update(CALLS).where(CALLS.c.id == call_id).values(
         state=state, ended_at=current.ended_at or now))
     events.publish(session, "call.ended", {"id": call_id, "state": state, "ended_at": iso(current.ended_at or now)})

@@ -47,6 +47,9 @@ class Call(Base):
     agent_interface: Mapped[str | None] = mapped_column(String(200))
     confirmed_fix_id: Mapped[int | None] = mapped_column(ForeignKey("location_fixes.id", use_alter=True))
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    # Where the caller says they are, in their words ("depan Masjid Jami'"), kept even when no
+    # coordinates go with it: a landmark is often all a call-taker has in the first minute.
+    landmark: Mapped[str | None] = mapped_column(String(300))
 
     agent = relationship("User", foreign_keys=[agent_id])
     fixes: Mapped[list["LocationFix"]] = relationship(

@@ -81,7 +81,7 @@ def test_simulate_call_places_a_call_and_prints_what_happened(cli_runner, agi_se
     assert result.exit_code == 0, result.output
     assert "ANSWER" in result.output and "set QUEUE_PRIO = " in result.output
     assert "set SIAGA_SERVICE = fire" in result.output
-    assert result.output.rstrip().endswith("AGISTATUS=SUCCESS")
+    assert "AGISTATUS=SUCCESS\ncall 1 waits in the queue" in result.output
 
 
 def test_simulate_call_with_a_pidf_lo_and_a_cell_sends_them_as_the_network_would(cli_runner, agi_server, shared_data):
