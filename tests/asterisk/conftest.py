@@ -16,6 +16,7 @@ builds both from ../shared/asterisk/kit; `scripts/test` runs it first).
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 
@@ -122,8 +123,8 @@ def asterisk_factory(asterisk_tools, tmp_path, request):
     """start(agi_port=..., call_takers=3, globals_=None, recordings=None) -> a booted Asterisk; all
     stopped at the end.
 
-    Its folder is removed afterwards; when the test failed, its logs are kept under the test's
-    tmp_path (asterisk-N/) for reading."""
+    Its folder is removed afterwards; when the test failed (or SIAGA112_KEEP_ASTERISK is set),
+    its configuration and logs are kept under the test's tmp_path (asterisk-N/) for reading."""
     started: list[Asterisk] = []
 
     def start(*, agi_port: int, call_takers: int = 3, globals_: dict[str, str] | None = None,
@@ -136,9 +137,10 @@ def asterisk_factory(asterisk_tools, tmp_path, request):
 
     yield start
     failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    keep = failed or bool(os.environ.get("SIAGA112_KEEP_ASTERISK"))
     for index, pbx in enumerate(started):
         pbx.stop()
-        if failed:
+        if keep:
             keep = tmp_path / f"asterisk-{index}"
             shutil.copytree(pbx.root, keep, ignore=shutil.ignore_patterns("sounds", "moh", "*.ctl"), symlinks=True)
         shutil.rmtree(pbx.root, ignore_errors=True)
@@ -152,11 +154,14 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture
-def asterisk(asterisk_factory, center, request):
+def asterisk(center, asterisk_factory, request):
     """Asterisk with the shipped files, its FastAGI pointed at `center`, and `center`'s AMI
     settings pointed at it. Options: @pytest.mark.pbx(call_takers=10, globals_={...}, agi=...),
     agi being "center" (the default), "down" (nothing listens) or "stalled" (a server that
-    accepts and never answers; the fixture `stalled_agi` counts its connections)."""
+    accepts and never answers; the fixture `stalled_agi` counts its connections).
+
+    `center` is set up first so that it is stopped after Asterisk: the calls Asterisk ends as
+    it stops still reach call-ended."""
     marker = request.node.get_closest_marker("pbx")
     options = dict(marker.kwargs) if marker else {}
     agi = options.pop("agi", "center")
