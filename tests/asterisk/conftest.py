@@ -114,7 +114,11 @@ def center(runtime):
     from siaga112.serve import start_services, stop_services
 
     services = start_services(runtime, SERVICE_FACTORIES, ["agi", "web"])
-    yield Center(runtime, {service.name: service for service in services})
+    # An event stream notices its client has gone only when it next writes: a heartbeat a
+    # second lets the web service stop at once after a test.
+    by_name = {service.name: service for service in services}
+    by_name["web"].app.config["SSE_HEARTBEAT_SECONDS"] = 1.0
+    yield Center(runtime, by_name)
     stop_services(services)
 
 
