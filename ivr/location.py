@@ -34,6 +34,9 @@ METRE_UOMS = {"urn:ogc:def:uom:EPSG::9001", None}
 WGS84_2D_3D = {"urn:ogc:def:crs:EPSG::4326", "urn:ogc:def:crs:EPSG::4979", None}
 # A fix received this long before the newest one is no longer "current" (a caller moves).
 CURRENT_WINDOW = timedelta(minutes=30)
+# Fixes only offered to the call-taker: a place the caller named, read from their words by a
+# recogniser that mishears, is the call's location only once a person confirms it.
+OFFERED_ONLY = frozenset({"speech"})
 
 
 class LocationError(ValueError):
@@ -304,14 +307,16 @@ def best_fix(fixes: list, confirmed_id: int | None = None):
     "Current" means received within CURRENT_WINDOW of the newest fix, so an old cell fix never
     beats a fresh AML, and a call viewed days later still shows where it was. Among current
     fixes the smallest accuracy radius wins (a Point without radius counts as least accurate),
-    then the newest. Every fix stays stored; this only chooses which one to show.
+    then the newest. A fix from the caller's words (OFFERED_ONLY) is never chosen unconfirmed.
+    Every fix stays stored; this only chooses which one to show.
     """
-    if not fixes:
-        return None
     if confirmed_id is not None:
         for fix in fixes:
             if fix.id == confirmed_id:
                 return fix
+    fixes = [fix for fix in fixes if fix.source not in OFFERED_ONLY]
+    if not fixes:
+        return None
     newest = max(fix.received_at for fix in fixes)
     current = [fix for fix in fixes if newest - fix.received_at <= CURRENT_WINDOW]
     return min(current, key=lambda f: (f.accuracy_m if f.accuracy_m is not None else float("inf"),

@@ -70,6 +70,9 @@ def _one(call: Call, fixes: list[LocationFix], statement: Recording | None) -> d
             "recording_id": statement.id,
             "transcript": statement.transcript,
             "transcript_status": statement.transcript_status,
+            # The words that gave the category hint (what was heard, how it matched) and the places named.
+            "keywords": statement.transcript_keywords or [],
+            "places": statement.transcript_places or [],
         },
         "category_hint": call.category_hint,
         "prank_suspect": call.prank_suspect,

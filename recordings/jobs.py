@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from recordings.health import speech_model
 from recordings.keywords import load_keywords
 from recordings.transcripts import boost_priority, save_transcript, triage_statement
-from recordings.vosk_engine import FAILED, UNAVAILABLE, SpeechUnavailable, Transcript, transcribe_file
+from recordings.speech import FAILED, UNAVAILABLE, SpeechUnavailable, Transcript
 from siaga112.db import utcnow
 from siaga112.models import Recording, TranscriptionJob
 
@@ -121,8 +121,9 @@ def _finish(runtime, job: ClaimedJob, worker: str, transcript: Transcript) -> bo
         recording = session.get(Recording, job.recording_id)
         save_transcript(session, recording, transcript)
         hint = None
-        if job.kind == "statement" and transcript.status == "done":
-            hint, _ = triage_statement(session, job.call_id, transcript, runtime.settings.language)
+        if job.kind != "full" and transcript.status == "done":
+            hint, _ = triage_statement(session, job.call_id, transcript, runtime.settings.language,
+                                       recording=recording, runtime=runtime)
     if hint and runtime.settings.keyword_priority_boost:
         with runtime.database.session() as session:
             boost_priority(session, job.call_id)
@@ -172,7 +173,7 @@ def default_transcriber(runtime) -> Transcribe:
         except SpeechUnavailable as error:
             return Transcript(UNAVAILABLE, reason=error.reason)
         phrases = load_keywords(runtime.settings.language).phrases() if kind == "statement" else None
-        return transcribe_file(model, path, words=True, phrases=phrases)
+        return model.transcribe_file(path, words=True, phrases=phrases)
 
     return transcribe
 

@@ -2,8 +2,10 @@
 
 Asterisk writes a WAV file progressively: a header whose size fields stay zero until the
 recording is closed, then raw frames appended as the caller speaks. A LiveTranscriber follows
-the file from a thread, feeds new frames to the recogniser as they land and reports partial
+the file from a thread, feeds new frames to the engine's stream as they land and reports partial
 text, so that when the recording ends only the last fraction of a second is left to decode.
+Any growing WAV of a call can be followed this way: the statement, or the caller's direction of
+the whole call that MixMonitor writes while they wait and after pick-up.
 """
 
 from __future__ import annotations
@@ -17,18 +19,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from recordings.audio import MAX_HEADER_BYTES, AudioError, SILENCE_RMS, WavFormat, loudest_rms, parse_wav_header
-from recordings.vosk_engine import (
-    FAILED,
-    UNAVAILABLE,
-    Decoder,
-    ModelLike,
-    Spotter,
-    SpeechUnavailable,
-    Transcript,
-    finished_transcript,
-    resolve_model,
-    transcribe_file,
-)
+from recordings.engines import as_engine
+from recordings.speech import FAILED, UNAVAILABLE, SpeechUnavailable, Transcript, finished_transcript
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +43,7 @@ class LiveTranscriber:
 
     def __init__(
         self,
-        model: ModelLike,
+        model,
         path: str | os.PathLike,
         *,
         on_partial: Callable[[str], None] | None = None,
@@ -138,17 +130,17 @@ class LiveTranscriber:
 
     def _follow(self) -> Transcript:
         try:
-            model = resolve_model(self._model_source)
+            engine = as_engine(self._model_source)
         except SpeechUnavailable as error:
             return Transcript(UNAVAILABLE, reason=error.reason)
         fmt = self._wait_for_header()
         if fmt is None or not fmt.is_native:
             # Not what Asterisk writes for a statement: decode the whole file once it is done.
             self._wait_until_ended()
-            return transcribe_file(model, self.path, words=self._words, phrases=self._phrases)
+            return engine.transcribe_file(self.path, words=self._words, phrases=self._phrases)
         with self._progress:
             self._rate = fmt.rate
-        return self._decode_while_growing(model, fmt)
+        return self._decode_while_growing(engine, fmt)
 
     def _wait_for_header(self) -> WavFormat | None:
         """The WAV header once written; None if the recording ended first or is not a WAV file."""
@@ -181,9 +173,8 @@ class LiveTranscriber:
             elif time.monotonic() - idle_since > self._idle_seconds:
                 return
 
-    def _decode_while_growing(self, model, fmt: WavFormat) -> Transcript:
-        decoder = Decoder(model, fmt.rate, words=self._words)
-        spotter = Spotter(model, fmt.rate, self._phrases) if self._phrases else None
+    def _decode_while_growing(self, engine, fmt: WavFormat) -> Transcript:
+        recogniser = engine.stream(fmt.rate, phrases=self._phrases or None)
         feed_bytes = int(fmt.rate * FEED_SECONDS) * 2
         loudest = 0.0
         shown = ""
@@ -201,15 +192,13 @@ class LiveTranscriber:
                 if data:
                     position += len(data)
                     idle_since = time.monotonic()
-                    decoder.feed(data)
-                    if spotter is not None:
-                        spotter.feed(data)
+                    recogniser.feed(data)
                     loudest = max(loudest, loudest_rms(data, fmt.rate))
                     with self._progress:
                         self._fed_bytes += len(data)
                         self._progress.notify_all()
                     if self._on_partial is not None and not ended:
-                        text = decoder.text_so_far()
+                        text = recogniser.text_so_far()
                         if text and text != shown:
                             shown = text
                             self._emit(text)
@@ -226,8 +215,7 @@ class LiveTranscriber:
             return Transcript(FAILED, reason="the recording holds no audio")
         if loudest < SILENCE_RMS:
             return Transcript(FAILED, reason="the recording is silent", duration_s=duration)
-        text, heard = decoder.finish()
-        spotted = tuple(spotter.finish()) if spotter is not None else ()
+        text, heard, spotted = recogniser.finish()
         return finished_transcript(text, heard, duration, spotted)
 
     def _data_end(self, stream, fmt: WavFormat) -> int | None:

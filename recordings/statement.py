@@ -23,7 +23,7 @@ from recordings.keywords import load_keywords
 from recordings.live import LiveTranscriber
 from recordings.registry import ensure_recording
 from recordings.transcripts import boost_priority, save_partial, save_transcript, statement_summary, triage_statement
-from recordings.vosk_engine import FAILED, UNAVAILABLE, SpeechUnavailable, Transcript
+from recordings.speech import FAILED, UNAVAILABLE, SpeechUnavailable, Transcript
 from siaga112 import events
 from siaga112.models import Recording
 
@@ -37,10 +37,11 @@ BOOST_POLL_SECONDS = 0.5
 class StatementTranscription:
     """One statement being transcribed live; `stored` is set once its final transcript is on its row."""
 
-    def __init__(self, runtime, call_id: int, path: str) -> None:
+    def __init__(self, runtime, call_id: int, path: str, kind: str = "statement") -> None:
         self.runtime = runtime
         self.call_id = call_id
         self.path = path
+        self.kind = kind  # the recording's kind: any growing WAV of the caller's voice can be followed
         self.recording_id: int | None = None
         self.transcript: Transcript | None = None
         self.category_hint: str | None = None
@@ -152,7 +153,7 @@ class StatementTranscription:
 
     def _create_row(self) -> None:
         with self.runtime.database.session() as session:
-            self.recording_id = ensure_recording(session, self.call_id, "statement", self.path)
+            self.recording_id = ensure_recording(session, self.call_id, self.kind, self.path)
 
     def _store_partial(self) -> None:
         with self._lock:
@@ -173,8 +174,10 @@ class StatementTranscription:
                 recording = session.get(Recording, self.recording_id)
                 save_transcript(session, recording, transcript)
                 if transcript.status == "done":
-                    hint, _keywords = triage_statement(session, self.call_id, transcript, settings.language)
-                summary = statement_summary(recording.id, recording.transcript, recording.transcript_status)
+                    hint, _keywords = triage_statement(session, self.call_id, transcript, settings.language,
+                                                       recording=recording, runtime=self.runtime)
+                summary = statement_summary(recording.id, recording.transcript, recording.transcript_status,
+                                            recording.transcript_keywords, recording.transcript_places)
                 payload = {"id": self.call_id, "statement": summary}
                 if hint:
                     payload["category_hint"] = hint
@@ -220,8 +223,10 @@ class LiveStatements:
         thread.start()
         return thread
 
-    def statement_started(self, call_id: int, wav_path: str) -> None:
-        statement = StatementTranscription(self.runtime, call_id, wav_path)
+    def statement_started(self, call_id: int, wav_path: str, kind: str = "statement") -> None:
+        """Follow `wav_path` while Asterisk writes it: the statement, or another file of the caller's voice
+        (`kind` names its recording row, e.g. the caller's direction of the call that MixMonitor writes)."""
+        statement = StatementTranscription(self.runtime, call_id, wav_path, kind)
         with self._lock:
             self._live[call_id] = statement
             self.last[call_id] = statement

@@ -8,11 +8,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ivr.priority import HIGHEST
-from recordings.keywords import triage
-from recordings.vosk_engine import Transcript
+from recordings.keywords import triage_matches
+from recordings.speech import Transcript
 from siaga112 import events
 from siaga112.db import utcnow
-from siaga112.models import Call, Recording
+from siaga112.models import Call, LocationFix, Recording
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +25,14 @@ def words_json(transcript: Transcript) -> list[dict]:
     return [{"word": w.text, "start": w.start, "end": w.end, "conf": w.conf} for w in transcript.words]
 
 
-def statement_summary(recording_id: int, text: str | None, status: str) -> dict:
-    return {"recording_id": recording_id, "transcript": text, "transcript_status": status}
+def statement_summary(recording_id: int, text: str | None, status: str, keywords: list | None = None,
+                      places: list | None = None) -> dict:
+    summary = {"recording_id": recording_id, "transcript": text, "transcript_status": status}
+    if keywords is not None:
+        summary["keywords"] = keywords
+    if places is not None:
+        summary["places"] = places
+    return summary
 
 
 def save_partial(session: Session, recording_id: int, call_id: int, text: str) -> bool:
@@ -52,16 +58,42 @@ def save_transcript(session: Session, recording: Recording, transcript: Transcri
 
 
 def triage_statement(session: Session, call_id: int, transcript: Transcript,
-                     language: str) -> tuple[str | None, list[str]]:
-    """Give the call the statement's category hint (a hint a person set stays)."""
+                     language: str, *, recording: Recording | None = None,
+                     runtime=None) -> tuple[str | None, list[str]]:
+    """Read a caller's transcript: the call's category hint (a hint a person set stays), the
+    words that gave it, and the places it names, offered as a `speech` location fix."""
     try:
-        hint, keywords = triage(transcript.text, transcript.spotted, language)
+        hint, matches = triage_matches(transcript.text, transcript.spotted, language)
     except ValueError as error:  # a broken keyword list must not lose the transcript
         log.error("keyword triage skipped: %s", error)
-        return None, []
+        hint, matches = None, []
     if hint:
         session.execute(update(Call).where(Call.id == call_id, Call.category_hint.is_(None)).values(category_hint=hint))
-    return hint, keywords
+    if recording is not None:
+        recording.transcript_keywords = [match.to_dict() for match in matches]
+        if runtime is not None:
+            recording.transcript_places = offer_spoken_place(runtime, session, call_id, transcript.text)
+    return hint, list(dict.fromkeys(match.keyword for match in matches))
+
+
+def offer_spoken_place(runtime, session: Session, call_id: int, text: str) -> list[dict]:
+    """The places a transcript names; one the loaded names place is added to the call as a `speech` fix."""
+    from recordings.places import place_statement, spoken_fix_detail
+
+    named, geocoded = place_statement(runtime, session, text)
+    places = [place.to_dict() for place in named]
+    if geocoded is None:
+        return places
+    if places:
+        places[0]["geocode"] = geocoded.to_dict()
+    if geocoded.found:
+        fix = LocationFix(call_id=call_id, source="speech", lat=geocoded.lat, lon=geocoded.lon,
+                          accuracy_m=geocoded.accuracy_m, observed_at=utcnow(),
+                          detail=spoken_fix_detail(named, geocoded))
+        session.add(fix)
+        session.flush()
+        places[0]["fix_id"] = fix.id
+    return places
 
 
 def boost_priority(session: Session, call_id: int) -> str:

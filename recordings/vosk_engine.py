@@ -1,4 +1,8 @@
-"""Vosk speech recognition: the model loaded once per process, transcripts with word times."""
+"""Vosk speech recognition: the model loaded once per process, transcripts with word times.
+
+For a centre that has a Vosk model for its language (there is none for Indonesian: the default
+engine is Whisper, see whisper_engine.py). `VoskEngine` puts it behind the common interface.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,22 @@ import json
 import logging
 import os
 import threading
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Union
 
 from recordings.audio import AudioError, Pcm, is_silent, load_pcm
+from recordings.speech import (  # noqa: F401  (re-exported: older callers import them from here)
+    DONE,
+    FAILED,
+    UNAVAILABLE,
+    SpeechUnavailable,
+    Spotted,
+    Transcript,
+    Word,
+    finished_transcript,
+)
 
 log = logging.getLogger(__name__)
-
-DONE = "done"
-FAILED = "failed"
-UNAVAILABLE = "unavailable"
 
 # How much audio goes to the recogniser per call: 0.5 s keeps calls few without long stalls.
 CHUNK_SECONDS = 0.5
@@ -29,50 +38,6 @@ SPOT_MIN_CONF = 0.5
 _models: dict[str, object] = {}
 _refused: dict[str, str] = {}
 _models_lock = threading.Lock()
-
-
-class SpeechUnavailable(Exception):
-    """No usable speech model: transcription is reported unavailable, calls go on."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class Word:
-    """One recognised word, its start and end in seconds from the recording's start."""
-
-    text: str
-    start: float
-    end: float
-    conf: float
-
-
-@dataclass(frozen=True)
-class Spotted:
-    """A keyword phrase found by grammar-mode recognition."""
-
-    phrase: str
-    start: float
-    end: float
-    conf: float
-
-
-@dataclass(frozen=True)
-class Transcript:
-    """The outcome of transcribing one recording: text and words, or why there are none."""
-
-    status: str
-    text: str = ""
-    words: tuple[Word, ...] = ()
-    reason: str = ""
-    duration_s: float = 0.0
-    spotted: tuple[Spotted, ...] = field(default=())
-
-    def as_dict(self) -> dict:
-        """Plain JSON-ready form, for storing and for the API."""
-        return asdict(self)
 
 
 ModelLike = Union[object, str, os.PathLike, None]
@@ -300,17 +265,6 @@ def transcribe_pcm(
     return finished_transcript(text, heard, duration, spotted)
 
 
-def finished_transcript(
-    text: str, heard: list[Word], duration: float, spotted: tuple[Spotted, ...] = ()
-) -> Transcript:
-    """A done transcript, or failed when speech was there but no word was recognised."""
-    if not text.strip():
-        return Transcript(
-            FAILED, reason="no words were recognised in the recording", duration_s=duration, spotted=spotted
-        )
-    return Transcript(DONE, text=text, words=tuple(heard), duration_s=duration, spotted=spotted)
-
-
 def transcribe_file(
     model: ModelLike, path: str | os.PathLike, *, words: bool = True, phrases: Iterable[str] | None = None
 ) -> Transcript:
@@ -324,3 +278,48 @@ def transcribe_file(
     except AudioError as error:
         return Transcript(FAILED, reason=error.reason)
     return transcribe_pcm(model, pcm, words=words, phrases=phrases)
+
+
+class VoskStream:
+    """Live recognition with Vosk: free text and keyword spotting fed the same pieces."""
+
+    def __init__(self, model, rate: int, phrases: Iterable[str] | None = None, *, words: bool = True):
+        self._decoder = Decoder(model, rate, words=words)
+        self._spotter = Spotter(model, rate, phrases) if phrases else None
+
+    def feed(self, data: bytes) -> None:
+        self._decoder.feed(data)
+        if self._spotter is not None:
+            self._spotter.feed(data)
+
+    def text_so_far(self) -> str:
+        return self._decoder.text_so_far()
+
+    def finish(self) -> tuple[str, list[Word], tuple[Spotted, ...]]:
+        text, heard = self._decoder.finish()
+        spotted = tuple(self._spotter.finish()) if self._spotter is not None else ()
+        return text, heard, spotted
+
+
+class VoskEngine:
+    """A loaded Vosk model behind the speech engine interface (recordings.speech.SpeechEngine)."""
+
+    name = "vosk"
+
+    def __init__(self, model, label: str = "vosk") -> None:
+        self.vosk_model = model
+        self.model = label
+
+    def stream(self, rate: int, *, phrases: Iterable[str] | None = None, words: bool = True) -> VoskStream:
+        return VoskStream(self.vosk_model, rate, phrases, words=words)
+
+    def transcribe_pcm(self, pcm: Pcm, *, words: bool = True, phrases: Iterable[str] | None = None) -> Transcript:
+        return transcribe_pcm(self.vosk_model, pcm, words=words, phrases=phrases)
+
+    def transcribe_file(self, path, *, words: bool = True, phrases: Iterable[str] | None = None) -> Transcript:
+        return transcribe_file(self.vosk_model, path, words=words, phrases=phrases)
+
+
+def vosk_engine(path: str | os.PathLike | None) -> VoskEngine:
+    """The Vosk model in folder `path` as an engine; SpeechUnavailable if it cannot be loaded."""
+    return VoskEngine(load_model(path), str(path))

@@ -1,6 +1,6 @@
 """Layered settings: code defaults, config/settings.toml, the SIAGA112_CONFIG file, then SIAGA112_* variables.
 
-Settings hold values only; clients (database, Twilio, Vosk) are built from them in one place
+Settings hold values only; clients (database, Twilio, speech) are built from them in one place
 and passed in, so a test can hand any part its own settings.
 """
 
@@ -56,6 +56,13 @@ class Settings:
     disk_warning_free_percent: float = 10.0
 
     # Speech
+    speech_engine: str = ""
+    whisper_model: str = ""
+    speech_device: str = "cpu"
+    speech_compute_type: str = "int8"
+    speech_threads: int = 0
+    speech_beam_size: int = 5
+    speech_language: str = ""
     vosk_model: str = ""
     keyword_priority_boost: bool = False
 

@@ -48,6 +48,8 @@ FIX_SOURCES = [
     N_("fix_source.aml"), N_("fix_source.pidf-lo"), N_("fix_source.cell"), N_("fix_source.app"),
     N_("fix_source.manual"), N_("fix_source.link"), N_("fix_source.speech"),
 ]
+# How a keyword was heard in a transcript (recordings/keywords.py).
+KEYWORD_HOW = [N_("keyword_how.exact"), N_("keyword_how.similar"), N_("keyword_how.sound"), N_("keyword_how.spotted")]
 ROLES = [N_("role.calltaker"), N_("role.dispatcher"), N_("role.supervisor"), N_("role.admin")]
 AGENT_STATES = [N_("sv.status.available"), N_("sv.status.on_call"), N_("sv.status.break"), N_("sv.status.offline")]
 RECORDING_KINDS = [N_("sv.rec.kind.statement"), N_("sv.rec.kind.full")]

@@ -101,6 +101,8 @@ def settings(tmp_path, database):
             "web_port": 0,
             "agi_port": 0,
             "sia_port": 0,
+            # Tests name the speech engine they use; the rest never load a model.
+            "speech_engine": "vosk",
         },
         environ={},
     )

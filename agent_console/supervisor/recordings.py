@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, abort, render_template, request
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from agent_console.pages import page
@@ -35,9 +35,16 @@ def number_pattern(text: str | None) -> str | None:
     return digits
 
 
+def transcript_terms(text: str | None) -> list[str]:
+    """The words to look for in transcripts, lower-cased, with LIKE's wildcards taken literally."""
+    words = re.findall(r"\w+", (text or "").casefold())[:8]
+    return [w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for w in words]
+
+
 def search(session: Session, *, number: str | None = None, day=None, state: str | None = None,
-           limit: int = PAGE_SIZE) -> list[tuple[Recording, Call]]:
-    """Recordings of calls matching a number fragment, a local day (UTC bounds) and a call state."""
+           words: str | None = None, limit: int = PAGE_SIZE) -> list[tuple[Recording, Call]]:
+    """Recordings of calls matching a number fragment, a local day (UTC bounds), a call state, and
+    words of the transcript (every word, anywhere in it, any case)."""
     query = (select(Recording, Call).join(Call, Recording.call_id == Call.id)
              .order_by(Call.started_at.desc(), Recording.id.desc()).limit(limit))
     digits = number_pattern(number)
@@ -47,6 +54,8 @@ def search(session: Session, *, number: str | None = None, day=None, state: str 
         query = query.where(Call.started_at >= day[0], Call.started_at < day[1])
     if state in CALL_STATES:
         query = query.where(Call.state == state)
+    for term in transcript_terms(words):
+        query = query.where(func.lower(Recording.transcript).like(f"%{term}%", escape="\\"))
     return [(recording, call) for recording, call in session.execute(query)]
 
 
@@ -69,7 +78,8 @@ def transcript_words(recording: Recording) -> list[dict]:
 def index():
     """Search form and the matching recordings, newest call first."""
     args = request.args
-    rows = search(db(), number=args.get("number"), day=day_bounds(args.get("date")), state=args.get("state"))
+    rows = search(db(), number=args.get("number"), day=day_bounds(args.get("date")), state=args.get("state"),
+                  words=args.get("words"))
     return render_template("supervisor/recordings.html", rows=rows, states=CALL_STATES, args=args,
                            playable=PLAYABLE)
 

@@ -46,6 +46,9 @@ class Recording(Base):
     transcript: Mapped[str | None] = mapped_column(Text)
     transcript_words: Mapped[list | None] = mapped_column(JSON)
     transcribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What triage read in the transcript: the keywords matched (what was heard, how) and the places named.
+    transcript_keywords: Mapped[list | None] = mapped_column(JSON)
+    transcript_places: Mapped[list | None] = mapped_column(JSON)
 
     call = relationship("Call", backref="recordings")
 

@@ -68,7 +68,7 @@ def test_call_from_the_ivr_reads_back_through_the_api(client, make_token, place_
 
     assert (body["state"], body["caller"], body["service_choice"]) == ("queued", "+6281234567890", "police")
     assert body["statement"] == {"recording_id": body["statement"]["recording_id"], "transcript": None,
-                                 "transcript_status": "pending"}
+                                 "transcript_status": "pending", "keywords": [], "places": []}
     assert body["location"] is None
 
 

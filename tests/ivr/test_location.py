@@ -172,3 +172,10 @@ def test_best_fix_ignores_fixes_far_older_than_the_newest():
 def test_best_fix_is_the_confirmed_one_when_a_call_taker_confirmed_it():
     fixes = [fix(1, "aml", 5, 1), fix(2, "manual", None, 0)]
     assert best_fix(fixes, confirmed_id=2).id == 2
+
+
+def test_a_place_the_caller_named_is_never_the_location_until_a_call_taker_confirms_it():
+    spoken = fix(2, "speech", 50, 0)  # a landmark: more "accurate" than the cell, but only heard
+    assert best_fix([spoken]) is None
+    assert best_fix([fix(1, "cell", 1500, 1), spoken]).id == 1
+    assert best_fix([fix(1, "cell", 1500, 1), spoken], confirmed_id=2).id == 2

@@ -45,3 +45,31 @@ def say(tmp_path_factory):
         return made[key]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def whisper(tmp_path_factory):
+    """The embedded whisper-base as a fresh install has it: joined into a data folder, loaded once a session."""
+    from recordings.whisper_engine import whisper_engine
+    from recordings.whisper_model import ModelSpec
+
+    return whisper_engine(ModelSpec(""), tmp_path_factory.mktemp("whisper-data"), language="id")
+
+
+@pytest.fixture(scope="session")
+def speak(tmp_path_factory):
+    """speak(statement) -> a WAV of an Indonesian statement as a telephone line delivers it, made once."""
+    from tests.recordings import indonesian
+
+    missing = speech_samples.missing_tools()
+    if missing:
+        pytest.skip(f"spoken samples need {', '.join(missing)}, which is not installed")
+    folder = tmp_path_factory.mktemp("indonesian")
+    made: dict = {}
+
+    def make(statement):
+        if statement not in made:
+            made[statement] = indonesian.telephone(statement, folder / f"{statement.category}-{len(made)}.wav")
+        return made[statement]
+
+    return make

@@ -163,7 +163,7 @@ def test_without_a_model_the_transcript_is_unavailable_not_a_crash(database, run
 
 @pytest.mark.speech
 def test_full_call_is_transcribed_in_the_background_with_word_times(database, runtime, settings, vosk_model, say):
-    runtime.provide("vosk_model", vosk_model)
+    runtime.provide("speech_engine", vosk_model)
     call_id = add_call(database)
     path = Path(settings.recordings_dir) / f"call-{call_id}-full.wav"
     path.write_bytes(say(TRAFFIC).read_bytes())
@@ -184,7 +184,7 @@ def test_full_call_is_transcribed_in_the_background_with_word_times(database, ru
 def test_bad_file_in_the_queue_fails_with_a_reason(database, runtime, settings, tmp_path):
     [recording_id] = queue(database, settings)
     Path(recording(database, recording_id).path).write_bytes(b"")
-    runtime.provide("vosk_model", object())  # never reached: the file is refused first
+    runtime.provide("speech_engine", object())  # never reached: the file is refused first
 
     process_due(runtime)
 

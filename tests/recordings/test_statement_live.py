@@ -27,7 +27,7 @@ FINAL_DELAY_BOUND_S = 2.0
 def speech_runtime(settings, database, vosk_model):
     """A runtime whose keyword lists are Korean (the test model's language), the model already loaded."""
     runtime = Runtime(settings=dataclasses.replace(settings, language="ko"), database=database)
-    runtime.provide("vosk_model", vosk_model)
+    runtime.provide("speech_engine", vosk_model)
     return runtime
 
 
@@ -81,7 +81,11 @@ def test_partial_text_reaches_the_consoles_and_the_final_transcript_is_stored_ri
     assert partials and all(p["recording_id"] == row.id and p["transcript"] for p in partials)
     assert updates[-1] == {"id": call_id, "category_hint": "fire",
                            "statement": {"recording_id": row.id, "transcript": row.transcript,
-                                         "transcript_status": "done"}}
+                                         "transcript_status": "done", "keywords": row.transcript_keywords,
+                                         "places": row.transcript_places}}
+    first = row.transcript_keywords[0]
+    assert (first["category"], first["keyword"], first["heard"]) == ("fire", "불이 났어요", "불이 났어요")
+    assert first["how"] in ("exact", "spotted")  # in the transcript, or by the grammar recogniser in the audio
 
 
 @pytest.mark.speech
@@ -174,7 +178,7 @@ def test_a_recogniser_that_breaks_marks_the_statement_failed_and_raises_nothing(
         raise RuntimeError("recogniser broke")
 
     monkeypatch.setattr("recordings.statement.LiveTranscriber", broken)
-    runtime.provide("vosk_model", object())
+    runtime.provide("speech_engine", object())
     call_id = add_call(database, state="ivr", ended_ago=None)
     path = str(tmp_path / "statement.wav")
     listener = LiveStatements(runtime)

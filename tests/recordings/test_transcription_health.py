@@ -18,7 +18,7 @@ def health(settings, database, **changes) -> dict:
 
 
 def test_no_model_configured_is_reported_unavailable(settings, database):
-    assert health(settings, database) == {"status": "unavailable", "model": None,
+    assert health(settings, database) == {"status": "unavailable", "engine": "vosk", "model": None,
                                           "reason": "no speech model is configured"}
 
 
@@ -27,9 +27,9 @@ def test_a_folder_that_is_not_a_model_is_reported_unavailable(settings, database
     folder.mkdir()
 
     assert health(settings, database, vosk_model=str(folder)) == {
-        "status": "unavailable", "model": str(folder), "reason": f"the speech model in {folder} cannot be loaded"}
+        "status": "unavailable", "engine": "vosk", "model": str(folder), "reason": f"the speech model in {folder} cannot be loaded"}
 
 
 @pytest.mark.speech
 def test_a_loadable_model_is_reported_available(settings, database, model_path, vosk_model):
-    assert health(settings, database, vosk_model=str(model_path)) == {"status": "available", "model": str(model_path)}
+    assert health(settings, database, vosk_model=str(model_path)) == {"status": "available", "engine": "vosk", "model": str(model_path)}

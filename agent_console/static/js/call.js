@@ -48,10 +48,12 @@
       const action = confirmed
         ? el("strong", { class: "confirmed-label" }, `✔ ${t("call.confirmed")}`)
         : el("button", { type: "button", class: "small", dataset: { fixId: fix.id }, onclick: () => confirmFix(fix.id) }, t("call.confirm"));
+      // A place the caller named is only offered: the call-taker checks it before confirming.
+      const offered = fix.source === "speech" && !confirmed ? el("div", { class: "line2 offered" }, t("call.speech_offered")) : null;
       const warnings = (fix.warnings || []).length
         ? el("div", { class: "line2 fix-warning", title: fix.warnings.join("\n") }, `⚠ ${t("call.fix_warnings")}: ${fix.warnings.join("; ")}`)
         : null;
-      const source = el("span", {}, Siaga.word("fix_source", fix.source), fix.note ? el("div", { class: "line2" }, fix.note) : null, warnings);
+      const source = el("span", {}, Siaga.word("fix_source", fix.source), fix.note ? el("div", { class: "line2" }, fix.note) : null, offered, warnings);
       return el("tr", { class: [confirmed ? "confirmed" : "", newer ? "newer" : ""].join(" ").trim() || null, dataset: { fixId: fix.id } },
         el("td", {}, source),
         el("td", {}, el("code", { class: "coords" }, coords), " ", Siaga.copyButton(coords)),
@@ -77,6 +79,14 @@
 
   function renderSide() {
     document.getElementById("call-transcript").textContent = Siaga.transcript(call.statement);
+    // Which words gave the category hint, and how each was heard ("kebakaran" heard as "kemakaran").
+    const keywords = (call.statement && call.statement.keywords) || [];
+    const holder = document.getElementById("call-keywords");
+    holder.hidden = !keywords.length;
+    holder.querySelector(".keywords").replaceChildren(...keywords.map((k) => el("span", {
+      class: "tag keyword", dataset: { category: k.category, how: k.how },
+      title: `${Siaga.category(k.category)} · ${Siaga.word("keyword_how", k.how)}`,
+    }, k.heard === k.keyword ? k.keyword : `${k.keyword} (“${k.heard}”)`)));
     const nearby = call.nearby_incidents.map((incident) => el("li", { dataset: { incidentId: incident.id } },
       el("span", {}, el("a", { href: `/incidents/${incident.id}` }, `#${incident.id}`), " ",
         `${Siaga.category(incident.category)} · ${Siaga.word("status", incident.status)} · ${Siaga.metres(incident.distance_m)}`,
