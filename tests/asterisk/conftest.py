@@ -41,6 +41,10 @@ IVR_SETTINGS = {
     "statement_silence_seconds": 2,
     "service_choice_timeout_ms": 1000,
     "silent_check_timeout_ms": 1000,
+    # No transcription: it is not what these tests are about, and Whisper on 100 statements at
+    # once would take the machine (speech is tested in tests/recordings).
+    "speech_engine": "vosk",
+    "vosk_model": "",
 }
 
 
@@ -119,7 +123,16 @@ def center(runtime):
     by_name = {service.name: service for service in services}
     by_name["web"].app.config["SSE_HEARTBEAT_SECONDS"] = 1.0
     yield Center(runtime, by_name)
+    # As `siaga112 serve` stops: tell background work, then stop the services. The IVR's
+    # listeners (statement transcription, the work after a call) are stopped too, which serve
+    # does not do yet: their threads would outlive the test.
+    runtime.stopping.set()
     stop_services(services)
+    hooks = by_name["agi"].hooks
+    for listener in (hooks.statement_listener, hooks.call_ended_listener):
+        stop = getattr(listener, "stop", None)
+        if callable(stop):
+            stop()
 
 
 @pytest.fixture
