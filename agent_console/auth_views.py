@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from agent_console.i18n import LANGUAGES, translate
 from agent_console.pages import safe_next
-from siaga112 import audit, auth
-from siaga112.db import utcnow
+from siaga112 import audit, auth, events
+from siaga112.db import iso, utcnow
 from siaga112.models import User
 from siaga112.login_throttle import login_throttle
 from siaga112.web import db, runtime
@@ -50,6 +50,7 @@ def login():
     session["epoch"] = user.session_epoch  # sign-out and a new password end every session of the account
     session["since"] = time.time()  # the shift's session ends session_minutes after sign-in
     user.status, user.status_at = "available", utcnow()
+    events.publish(db(), "agent.status", {"username": user.username, "status": user.status, "status_at": iso(user.status_at)})
     audit.record(db(), user.username, "login", actor_id=user.id, ip=request.remote_addr)
     db().commit()
     return redirect(safe_next(request.form.get("next")) or url_for("console.queue.index"))
@@ -70,6 +71,7 @@ def logout():
     lang = session.get("lang")
     if user is not None:
         user.status, user.status_at = "offline", utcnow()
+        events.publish(db(), "agent.status", {"username": user.username, "status": "offline", "status_at": iso(user.status_at)})
         user.end_sessions()
         audit.record(db(), user.username, "logout", actor_id=user.id, ip=request.remote_addr)
         db().commit()

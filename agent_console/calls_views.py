@@ -20,5 +20,4 @@ def show(call_id: int):
     call = db().get(Call, call_id)
     if call is None:
         abort(404)
-    return render_template("calls/show.html", after=after, call=present.call_detail(db(), call),
-                           tile_url=runtime().settings.tile_url)
+    return render_template("calls/show.html", after=after, call=present.call_detail(db(), call))

@@ -12,7 +12,7 @@ from agent_console import callback, present
 from routing.geo import validate_point
 from siaga112 import audit, events
 from siaga112.auth import require
-from siaga112.db import utcnow
+from siaga112.db import iso, utcnow
 from siaga112.errors import ApiError
 from siaga112.i18n import message
 from siaga112.models import Alarm, Call, Incident, Jurisdiction, LocationFix, Unit
@@ -85,6 +85,21 @@ def add_manual_fix(call_id: int):
     return jsonify(present.call_detail(db(), call)), 201
 
 
+@bp.post("/calls/<int:call_id>/landmark")
+@require("calls:write")
+def set_landmark(call_id: int):
+    """Where the caller says they are, in their words, with or without coordinates."""
+    call = _call(call_id)
+    landmark = json_body().get("landmark")
+    if not isinstance(landmark, str) or not landmark.strip():
+        raise ApiError(400, "landmark_required", "Write what the caller said about where they are.")
+    call.landmark = landmark.strip()[:300]
+    _audit("call.landmark", f"call:{call.id}", landmark=call.landmark)
+    _announce(call)
+    db().commit()
+    return jsonify(present.call_detail(db(), call))
+
+
 @bp.post("/calls/<int:call_id>/confirm-fix")
 @require("calls:write")
 def confirm_fix(call_id: int):
@@ -136,6 +151,41 @@ def call_back(call_id: int):
                        words=message("error.callback_forbidden"))
     action_id = callback.call_back(runtime(), g.user, call)
     return jsonify(action_id=action_id), 202
+
+
+AGENT_CHOICES = ("available", "break")  # what a person sets; on_call and wrap_up follow the phone
+
+
+@bp.get("/me")
+@require("calls:read")
+def me():
+    """Who this console is signed in as, and their state on the floor (the page checks it is still signed in)."""
+    user = g.get("user")
+    if user is None:
+        return jsonify(name=g.principal.name, role=None, status=None)
+    return jsonify(name=user.username, role=user.role, status=user.status, status_at=iso(user.status_at))
+
+
+@bp.post("/me/status")
+@require("calls:read")
+def set_my_status():
+    """Ready or on break, pressed by the call-taker; not while their phone has a caller on it."""
+    user = g.get("user")
+    if user is None:
+        raise ApiError(403, "forbidden", "Only a signed-in person has a state on the floor.")
+    status = json_body().get("status")
+    if status not in AGENT_CHOICES:
+        raise ApiError(400, "invalid_status", f"status must be one of {', '.join(AGENT_CHOICES)}.")
+    live = db().scalar(select(Call.id).where(Call.agent_id == user.id, Call.state == "answered").limit(1))
+    if live is not None:
+        raise ApiError(409, "on_call", "You are still on a call; your state changes when it ends.", call_id=live)
+    if user.status != status:
+        user.status, user.status_at = status, utcnow()
+        _audit("agent.status", f"user:{user.id}", status=status)
+        events.publish(db(), "agent.status", {"username": user.username, "status": status,
+                                              "status_at": iso(user.status_at)})
+        db().commit()
+    return jsonify(name=user.username, role=user.role, status=user.status, status_at=iso(user.status_at))
 
 
 @bp.get("/jurisdictions.geojson")

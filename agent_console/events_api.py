@@ -3,6 +3,13 @@
 A stream starts after `Last-Event-ID` (the browser's own resume), else after `?after=N` (the
 id the page was rendered at, so nothing falls between render and subscribe), else at the
 newest event. Screen-pops carry an audience and go only to that user.
+
+A console must know when it is no longer live. Every `heartbeat` seconds without events the
+stream sends a `heartbeat` event (data, not a comment: a page's script cannot see comments),
+so a page that hears nothing for a few heartbeats knows the server or the network is gone.
+At each heartbeat the user's sign-in is checked again: a session ended elsewhere (sign-out in
+another tab, the password changed, the account disabled) gets `session.ended` and the stream
+closes, so the page says "sign in again" within a heartbeat instead of at the next reconnect.
 """
 
 from __future__ import annotations
@@ -17,12 +24,13 @@ from siaga112 import events
 from siaga112.auth import require
 from siaga112.db import iso
 from siaga112.errors import ApiError
-from siaga112.web import runtime
+from siaga112.models import User
+from siaga112.web import console_session_valid, runtime
 from siaga112.web_input import ID_MAX, whole_number
 
 bp = Blueprint("events_api", __name__, url_prefix="/api/v1")
 
-HEARTBEAT_SECONDS = 15.0  # a comment line this often keeps proxies and load balancers from closing
+HEARTBEAT_SECONDS = 2.0  # the console shows "disconnected" after LOST_AFTER_S without one (console.js)
 STREAM_SECONDS = 300.0  # then the browser reconnects with Last-Event-ID, and the login is checked again
 RETRY_MS = 1000  # how soon EventSource reconnects after the stream ends
 
@@ -42,6 +50,13 @@ def format_event(event) -> str:
     return f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n"
 
 
+def heartbeat_event() -> str:
+    return f"event: heartbeat\ndata: {json.dumps({'at': time.time()})}\n\n"
+
+
+SESSION_ENDED = 'event: session.ended\ndata: {"reason":"signed_out"}\n\n'
+
+
 def _wire(event) -> bytes:
     """format_event's bytes, made once per event: the rows of a shared read are the same objects
     for every stream that reads them, so 300 streams encode an event once, not 300 times."""
@@ -52,8 +67,12 @@ def _wire(event) -> bytes:
 
 
 def stream(database, subscriber: events.Subscriber, after_id: int, audience: str | None, *,
-           heartbeat: float, lifetime: float):
-    """Yield SSE text: events as they are published, a heartbeat comment when there are none."""
+           heartbeat: float, lifetime: float, signed_in=None):
+    """Yield SSE text: events as they are published, a heartbeat event when there are none.
+
+    `signed_in()`, when given, is asked at each heartbeat; False ends the stream with
+    `session.ended`.
+    """
     cursor = events.Cursor(after_id)
     deadline = time.monotonic() + lifetime
     yield f"retry: {RETRY_MS}\n: connected\n\n"
@@ -68,7 +87,22 @@ def stream(database, subscriber: events.Subscriber, after_id: int, audience: str
             if fresh and len(rows) >= 200:
                 continue
             if not subscriber.wait(mark, timeout=min(heartbeat, max(0.0, deadline - time.monotonic()))):
-                yield ": heartbeat\n\n"
+                if signed_in is not None and not signed_in():
+                    yield SESSION_ENDED
+                    return
+                yield heartbeat_event()
+
+
+def _sign_in_check(database):
+    """A check of this request's console sign-in that reads the account afresh each time."""
+    user_id = g.principal.user_id
+
+    def signed_in() -> bool:
+        with database.session() as session:
+            user = session.get(User, user_id)
+            return user is not None and console_session_valid(user)
+
+    return signed_in
 
 
 def _stream_slots() -> threading.BoundedSemaphore:
@@ -102,6 +136,7 @@ def event_stream():
         database, events.subscriber(database), after_id, audience,
         heartbeat=current_app.config.get("SSE_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS),
         lifetime=current_app.config.get("SSE_STREAM_SECONDS", STREAM_SECONDS),
+        signed_in=_sign_in_check(database) if g.principal.kind == "user" else None,
     )
     response = Response(stream_with_context(body), mimetype="text/event-stream")
     response.call_on_close(slots.release)

@@ -14,4 +14,4 @@ bp = Blueprint("map", __name__)
 @bp.get("/map")
 @page("incidents:read")
 def index():
-    return render_template("map/index.html", after=events.latest_id(db()), tile_url=runtime().settings.tile_url)
+    return render_template("map/index.html", after=events.latest_id(db()))

@@ -45,12 +45,37 @@ def best_fix(call: Call) -> LocationFix | None:
 
 
 def calls_json(session: Session, calls: list[Call]) -> list[dict]:
-    """Calls as the queue shows them: the contract's shape plus repeat and silent marks."""
+    """Calls as the queue shows them: the contract's shape plus repeat, silent and 55 marks, the
+    caller's landmark and the names of the place their best position lies in."""
     items = calls_to_dicts(session, calls)
     for call, item in zip(calls, items):
         item["category_hint"] = item["category_hint"] or category_choices(call.service_choice)
-        item.update(repeat_count=call.repeat_count, silent=call.silent)
+        item.update(repeat_count=call.repeat_count, silent=call.silent,
+                    silent_emergency=bool(call.silent_emergency), landmark=call.landmark)
+        location = item.get("location")
+        item["place"] = place_names(session, location["lat"], location["lon"]) if location else None
     return items
+
+
+def place_names(session: Session, lat: float, lon: float) -> dict | None:
+    """The kelurahan and kecamatan a point lies in, from the imported boundaries (None outside them).
+
+    A call-taker reads "Kel. Kebonsari, Kec. Siaga Utara" to the caller long before an incident
+    (and its routing) exists; the routing engine's index answers in microseconds.
+    """
+    from flask import current_app
+
+    from routing.service import engine_for
+
+    try:
+        engine = engine_for(current_app.extensions["siaga112"])
+        engine.sync(session)
+        names = engine.jurisdictions.locate(lat, lon).names
+    except Exception:  # noqa: BLE001 - a place name is a help; broken rules must not hide the call
+        return None
+    if not (names.get("kelurahan") or names.get("kecamatan")):
+        return None
+    return {"kelurahan": names.get("kelurahan"), "kecamatan": names.get("kecamatan"), "kota": names.get("kota")}
 
 
 def call_json(session: Session, call: Call) -> dict:
@@ -107,11 +132,26 @@ def queue(session: Session) -> list[dict]:
     return calls_json(session, list(rows))
 
 
+# Alarms with nothing to send anyone to: a panel gone silent is work for a technician, not a
+# dispatcher. They are listed apart and closed without an incident. An alarm the routing was not
+# asked about (no category) is technical too, whatever new kind a source invents.
+TECHNICAL_ALARM_KINDS = frozenset({"panel_offline"})
+URGENT_ALARM_KINDS = frozenset({"panic", "holdup", "duress", "sos"})
+
+
+def is_technical(alarm: dict) -> bool:
+    return alarm["kind"] in TECHNICAL_ALARM_KINDS or not alarm.get("category")
+
+
 def open_alarms(session: Session) -> list[dict]:
-    """Open alarms, most urgent first, then newest."""
+    """Open alarms, most urgent first, then newest; each marked technical or urgent."""
     rows = session.scalars(select(Alarm).where(Alarm.state != "closed", Alarm.incident_id.is_(None))
                            .order_by(Alarm.priority.desc(), Alarm.received_at.desc()).limit(200))
-    return [alarm_json(session, a) for a in rows]
+    items = [alarm_json(session, a) for a in rows]
+    for item in items:
+        item["technical"] = is_technical(item)
+        item["urgent"] = not item["technical"] and (item["kind"] in URGENT_ALARM_KINDS or item["priority"] >= 9)
+    return items
 
 
 def callbacks(session: Session) -> list[dict]:

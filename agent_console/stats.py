@@ -4,11 +4,12 @@ Each function takes a session and explicit bounds (aware UTC datetimes, start in
 exclusive) so it can be tested with rows built in the test and exact expected numbers.
 
 How the answer-time figures are measured (NFPA 1225: 90% within 10 s; NENA-STA-020: 90% within
-15 s, 95% within 20 s): a call's answer delay runs from the moment it joined the call-takers'
-queue (`queued_at`; `started_at` for a call that never passed the IVR) to a call-taker answering
-(`answered_at`). The IVR's greeting and recorded statement come before the queue and are not
-counted against the floor. The share is over calls answered that started in the period;
-a delay equal to the threshold counts as within it. Abandoned calls are reported separately.
+15 s, 95% within 20 s): a call's answer delay runs from the moment Asterisk answered the 112 call
+(`pbx_answered_at`; `started_at` for a call on record before Asterisk said) to a call-taker
+answering (`answered_at`), as NENA-STA-020 counts it: a greeting, an IVR menu or an intake in
+front of the queue count against the floor. The time in the queue (`queued_at` to `answered_at`)
+is shown beside it. The share is over calls answered that started in the period; a delay equal
+to the threshold counts as within it. Abandoned calls count from the same answer moment.
 """
 
 from __future__ import annotations
@@ -84,17 +85,38 @@ def status_counts(takers: list[dict]) -> dict[str, int]:
 
 
 def answer_delays(session: Session, start: datetime, end: datetime) -> list[float]:
-    """Seconds from joining the queue to being answered, for calls of the period answered."""
-    rows = session.execute(select(Call.queued_at, Call.started_at, Call.answered_at).where(
+    """Seconds from Asterisk's answer of the call to a call-taker's answer, for calls of the period answered."""
+    rows = session.execute(select(Call.pbx_answered_at, Call.started_at, Call.answered_at).where(
         Call.started_at >= start, Call.started_at < end, Call.answered_at.is_not(None)))
-    return [(answered - (queued or started)).total_seconds() for queued, started, answered in rows]
+    return [(answered - (pbx or started)).total_seconds() for pbx, started, answered in rows]
 
 
-def answer_shares(delays: list[float], thresholds=ANSWER_THRESHOLDS) -> dict:
-    """For each threshold in seconds: how many answered within it (inclusive) and their share."""
+def queue_waits(session: Session, start: datetime, end: datetime) -> list[float]:
+    """Seconds from joining the queue to a call-taker's answer (the part of the delay spent waiting)."""
+    rows = session.execute(select(Call.queued_at, Call.answered_at).where(
+        Call.started_at >= start, Call.started_at < end, Call.answered_at.is_not(None), Call.queued_at.is_not(None)))
+    return [max(0.0, (answered - queued).total_seconds()) for queued, answered in rows]
+
+
+def abandon_delays(session: Session, start: datetime, end: datetime) -> list[float]:
+    """Seconds from Asterisk's answer to the hang-up, for calls of the period that nobody answered."""
+    rows = session.execute(select(Call.pbx_answered_at, Call.started_at, Call.ended_at).where(
+        Call.started_at >= start, Call.started_at < end, Call.state == "abandoned", Call.ended_at.is_not(None)))
+    return [max(0.0, (ended - (pbx or started)).total_seconds()) for pbx, started, ended in rows]
+
+
+def answer_shares(delays: list[float], thresholds=ANSWER_THRESHOLDS, *, queue: list[float] | None = None,
+                  abandoned: list[float] | None = None) -> dict:
+    """For each threshold in seconds: how many answered within it (inclusive) and their share; the
+    median and 95th percentile of the answer delay, of the time in the queue and of abandoning."""
+    queue = queue or []
+    abandoned = abandoned or []
     return {"answered": len(delays),
             "within": {t: sum(1 for d in delays if d <= t) for t in thresholds},
-            "share": {t: _share(sum(1 for d in delays if d <= t), len(delays)) for t in thresholds}}
+            "share": {t: _share(sum(1 for d in delays if d <= t), len(delays)) for t in thresholds},
+            "p50_s": nearest_rank(delays, 0.5), "p95_s": nearest_rank(delays, 0.95),
+            "queue_p50_s": nearest_rank(queue, 0.5), "queue_p95_s": nearest_rank(queue, 0.95),
+            "abandoned_p50_s": nearest_rank(abandoned, 0.5)}
 
 
 def call_shares(session: Session, start: datetime, end: datetime) -> dict:
@@ -164,7 +186,9 @@ def floor(session: Session, span: Period, now: datetime) -> dict:
         "queue": queue_now(session, now),
         "call_takers": takers,
         "status_counts": status_counts(takers),
-        "answers": answer_shares(answer_delays(session, span.start, span.end)),
+        "answers": answer_shares(answer_delays(session, span.start, span.end),
+                                 queue=queue_waits(session, span.start, span.end),
+                                 abandoned=abandon_delays(session, span.start, span.end)),
         "calls": call_shares(session, span.start, span.end),
         "dispatch": answer_to_dispatch(session, span.start, span.end),
         "alarms": alarms_open(session),

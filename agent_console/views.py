@@ -21,8 +21,9 @@ def _areas():
     from agent_console.incidents_views import bp as incidents_area
     from agent_console.map_views import bp as map_area
     from agent_console.queue_views import bp as queue_area
+    from agent_console.tiles import bp as tiles_area
 
-    return [auth_area, queue_area, calls_area, incidents_area, map_area, console_api]
+    return [auth_area, queue_area, calls_area, incidents_area, map_area, console_api, tiles_area]
 
 
 for _area in _areas():
@@ -44,6 +45,7 @@ def _frame():
         "nav_entries": nav.entries_for(principal),
         "js_messages": i18n.catalogue(lang),
         "timezone": i18n.zone().key,
+        "console_settings": _console_settings() if g.get("user") is not None else {},
     }
 
 
@@ -55,3 +57,13 @@ def error_page(status: int, text: str):
 @bp.record_once
 def _set_error_page(state) -> None:
     state.app.extensions["siaga112.error_page"] = error_page
+
+
+def _console_settings() -> dict:
+    """What every console page's script needs of the settings: the base map, the answer targets."""
+    from agent_console.tiles import tile_settings
+    from siaga112.web import runtime
+
+    settings = runtime().settings
+    return {"tiles": tile_settings(), "wait_warn_s": settings.answer_warn_seconds,
+            "wait_late_s": settings.answer_late_seconds}

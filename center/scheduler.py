@@ -14,6 +14,7 @@ def jobs() -> list[Job]:
     from routing.alarms.supervision import check_panels
     from routing.notify import retry_due
     from routing.units import mark_stale_units
+    from siaga112.idempotency import purge as purge_idempotency_keys
 
     return [
         ("units-stale", mark_stale_units, {"seconds": 30}),
@@ -22,6 +23,7 @@ def jobs() -> list[Job]:
         ("recordings-retention", run_retention, {"hours": 1}),
         ("evidence-retention", evidence_retention, {"hours": 1}),
         ("transcription", run_due, {"seconds": POLL_SECONDS}),
+        ("idempotency-purge", purge_idempotency_keys, {"hours": 1}),
     ]
 
 

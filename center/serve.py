@@ -1,6 +1,7 @@
-"""`siaga112 serve`'s services: FastAGI, the web console and API, the alarm receiver, the scheduler.
+"""`siaga112 serve`'s services: FastAGI, Asterisk's events (AMI), the web console and API, the alarm
+receiver, the scheduler.
 
-By default all four run in one process on loopback; `--only` runs some of them, so that parts
+By default all of them run in one process on loopback; `--only` runs some of them, so that parts
 can run on several machines over one PostgreSQL.
 """
 
@@ -59,6 +60,13 @@ def _agi(runtime: Runtime) -> Service:
     return AgiService(runtime, hooks_factory=ivr_hooks)
 
 
+def _ami(runtime: Runtime) -> Service:
+    from ivr.ami_listener import AmiListenerService
+    from recordings.wiring import ivr_hooks
+
+    return AmiListenerService(runtime, hooks_factory=ivr_hooks)
+
+
 def _alarms(runtime: Runtime) -> Service:
     from routing.alarms.receiver import AlarmReceiverService
 
@@ -73,6 +81,7 @@ def _scheduler(runtime: Runtime) -> Service:
 
 SERVICE_FACTORIES: dict[str, ServiceFactory] = {
     "agi": _agi,
+    "ami": _ami,
     "web": WebService,
     "alarms": _alarms,
     "scheduler": _scheduler,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -46,6 +46,9 @@ class NewCall:
     fixes: list[Fix] = field(default_factory=list)
     cell: CellId | None = None
     started_at: datetime | None = None  # when Asterisk handed over the call; None: now
+    # When Asterisk answered the call (SIAGA_ANSWERED_AT), if the dialplan said; the call's
+    # `started_at` and `pbx_answered_at`, where its answer time counts from.
+    answered_at: datetime | None = None
 
 
 @dataclass
@@ -103,17 +106,33 @@ class OpenCall:
                       if row.blocked or row.strikes > 0}
             for row in session.execute(_WAITING_AML, {"callers": callers, "since": now - AML_WAIT}):
                 waiting_aml.setdefault(row.caller, []).append(row)
+        # A call already on record under this uniqueid (the AMI listener saw it first, or the
+        # intake ran past its budget and runs again) is that call: one channel, one record.
+        uniqueids = [job.new.uniqueid[:64] for job in jobs if job.new.uniqueid]
+        known = dict(session.execute(_LIVE_BY_UNIQUEID, {"uniqueids": uniqueids}).all()) if uniqueids else {}
+        fresh = [job for job in jobs if job.new.uniqueid[:64] not in known]
         rows = [{
             "uniqueid": job.new.uniqueid[:64], "channel": (job.new.channel or "")[:200] or None,
             "caller": job.new.caller, "caller_raw": job.new.caller_raw, "caller_name": job.new.caller_name,
-            "state": "ivr", "priority": BASE, "ivr_step": job.new.ivr_step, "started_at": job.new.started_at or now,
-        } for job in jobs]
-        ids = _insert_calls(session, rows)
+            "state": "ivr", "priority": BASE, "ivr_step": job.new.ivr_step,
+            "started_at": job.new.answered_at or job.new.started_at or now, "pbx_answered_at": job.new.answered_at,
+        } for job in fresh]
+        fresh_ids = iter(_insert_calls(session, rows) if rows else [])
+        ids = [known[job.new.uniqueid[:64]] if job.new.uniqueid[:64] in known else next(fresh_ids) for job in jobs]
         opened, fix_rows, aml_rows = [], [], []
         seen_in_batch: dict[str, int] = {}
         for job, call_id in zip(jobs, ids):
             caller = job.new.caller
             call = OpenedCall(call_id)
+            if job.new.uniqueid[:64] in known:
+                # Its AML was taken when it was opened; only what the network says now is added.
+                fix_rows.extend(_fix_row(call_id, fix, now) for fix in job.new.fixes)
+                call.fix_count = len(job.new.fixes)
+                if caller:
+                    call.repeat_count = max(0, earlier.get(caller, 0) - 1)
+                    call.prank_suspect = caller in pranks
+                opened.append(call)
+                continue
             fixes = list(job.new.fixes)
             if job.new.cell is not None:
                 fixes.extend(_cell_fix(session, call_id, job.new.cell))
@@ -245,6 +264,48 @@ def finish_ivr(session: Session, call_id: int, outcome: IvrOutcome, facts: Prior
     return FinishIvr.run_batch(session, [FinishIvr(call_id, outcome, facts)])[0]
 
 
+@dataclass
+class IntakeCall:
+    """The queue-first intake of one call: open it (or find it by uniqueid), rate it and store it
+    as `queued` in one transaction; the result is (call id, QUEUE_PRIO).
+
+    Nothing was asked of the caller, so the priority rests on what the network and the database
+    know: a position, earlier calls from the number, a prank record.
+    """
+
+    new: NewCall
+    repeat_window: timedelta
+    recordings: dict[str, str] = field(default_factory=dict)  # kind -> path Asterisk writes
+
+    @classmethod
+    def run_batch(cls, session: Session, jobs: list["IntakeCall"]) -> list[tuple[int, int]]:
+        opened = OpenCall.run_batch(session, [OpenCall(job.new, job.repeat_window) for job in jobs])
+        finishes = []
+        for job, call in zip(jobs, opened):
+            facts = PriorityFacts(known_location=call.fix_count > 0, repeat_count=call.repeat_count,
+                                  prank_suspect=call.prank_suspect)
+            outcome = IvrOutcome(state="queued", ivr_step="intake", prank_suspect=call.prank_suspect,
+                                 repeat_count=call.repeat_count, recordings=job.recordings,
+                                 summary={"caller": job.new.caller, "caller_name": job.new.caller_name,
+                                          "uniqueid": job.new.uniqueid, "silent": False,
+                                          "pbx_answered_at": iso(job.new.answered_at)})
+            finishes.append(FinishIvr(call.id, outcome, facts))
+        priorities = FinishIvr.run_batch(session, finishes)
+        return [(call.id, priority) for call, priority in zip(opened, priorities)]
+
+
+def epoch_time(value: str | None) -> datetime | None:
+    """An epoch-seconds text from the dialplan ("1795346546.123") as an aware UTC datetime; None if
+    it is not one (an unset variable, or anything else: a channel variable is untrusted text)."""
+    try:
+        seconds = float((value or "").strip())
+    except ValueError:
+        return None
+    if not 946684800 <= seconds <= 4102444800:  # 2000 to 2100: anything else is not a clock
+        return None
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
 def _recordings_insert(session: Session):
     # A row the recordings part made first (same call and kind) wins; ours is not needed then.
     dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
@@ -261,6 +322,10 @@ _WAITING_AML = (select(AML.c.id, AML.c.caller, AML.c.lat, AML.c.lon, AML.c.accur
                        AML.c.positioning_method, AML.c.warnings)
                 .where(AML.c.caller.in_(bindparam("callers", expanding=True)), AML.c.call_id.is_(None),
                        AML.c.received_at >= bindparam("since")).order_by(AML.c.id))
+_LIVE_BY_UNIQUEID = (select(CALLS.c.uniqueid, func.max(CALLS.c.id))
+                     .where(CALLS.c.uniqueid.in_(bindparam("uniqueids", expanding=True)),
+                            CALLS.c.state.in_(("ivr", "queued", "answered")))
+                     .group_by(CALLS.c.uniqueid))
 _INSERT_CALL = insert(CALLS).returning(CALLS.c.id, CALLS.c.uniqueid)
 _INSERT_ONE_CALL = insert(CALLS).returning(CALLS.c.id)
 _ATTACH_AML = update(AML).where(AML.c.id == bindparam("b_id")).values(call_id=bindparam("b_call_id"))
@@ -302,7 +367,10 @@ def interface_variants(interface: str) -> list[str]:
 def answer_call(session: Session, call_id: int, interface: str | None, *, at: datetime | None = None) -> str | None:
     """Mark the call answered by the console user whose phone interface took it; return that username.
 
-    `at` is when it was answered, for an answer written later from the call journal."""
+    `at` is when it was answered (an AMI event's time stamp, or an answer written later from the
+    call journal), now by default. Told twice of the same answer (a listener that reconnected), it
+    changes nothing the second time.
+    """
     now = at or utcnow()
     agent = None
     if interface:
@@ -310,16 +378,20 @@ def answer_call(session: Session, call_id: int, interface: str | None, *, at: da
             User.phone_interface.in_(interface_variants(interface)))).first()
         if agent is None:
             log.warning("call %s answered on %r, which is no console user's phone interface", call_id, interface)
-    current = session.execute(select(CALLS.c.state, CALLS.c.caller, CALLS.c.caller_name, CALLS.c.priority)
+    current = session.execute(select(CALLS.c.state, CALLS.c.caller, CALLS.c.caller_name, CALLS.c.priority,
+                                     CALLS.c.answered_at, CALLS.c.agent_interface)
                               .where(CALLS.c.id == call_id)).first()
     if current is None:
         return None
+    if current.answered_at is not None and current.agent_interface == ((interface or "")[:200] or None):
+        return agent.username if agent is not None else None
     values = {"agent_interface": (interface or "")[:200] or None}
     if current.state in ("ivr", "queued", "abandoned"):
         # An "abandoned" seen here was a hang-up the IVR misread: the agent has the caller now.
         values.update(state="answered", answered_at=now, ended_at=None)
     if agent is not None:
         values["agent_id"] = agent.id
+        set_agent_state(session, agent.id, "on_call", now)
     session.execute(update(CALLS).where(CALLS.c.id == call_id).values(**values))
     summary = {"id": call_id, "state": values.get("state", current.state), "caller": current.caller,
                "caller_name": current.caller_name, "priority": current.priority,
@@ -330,9 +402,23 @@ def answer_call(session: Session, call_id: int, interface: str | None, *, at: da
     return agent.username if agent else None
 
 
+def set_agent_state(session: Session, user_id: int, state: str, now, *, only_from: tuple[str, ...] | None = None) -> None:
+    """A call-taker's state follows what their phone does: `on_call` when the queue connects them,
+    `wrap_up` when the caller hangs up (until they press "ready"). The floor is told at once."""
+    query = update(User).where(User.id == user_id)
+    if only_from:
+        query = query.where(User.status.in_(only_from))
+    changed = session.execute(query.values(status=state, status_at=now)).rowcount
+    if changed:
+        username = session.execute(select(User.username).where(User.id == user_id)).scalar()
+        events.publish(session, "agent.status", {"username": username, "status": state, "status_at": iso(now)})
+
+
 def end_call(session: Session, call_id: int, *, at: datetime | None = None) -> str | None:
-    """Close the call: `completed` if a call-taker answered it, else `abandoned`. Safe to run twice."""
-    current = session.execute(select(CALLS.c.state, CALLS.c.answered_at, CALLS.c.ended_at)
+    """Close the call: `completed` if a call-taker answered it, else `abandoned`. Safe to run twice.
+
+    `at` is when it ended (an AMI Hangup's time stamp, or the call journal's), now by default."""
+    current = session.execute(select(CALLS.c.state, CALLS.c.answered_at, CALLS.c.ended_at, CALLS.c.agent_id)
                               .where(CALLS.c.id == call_id)).first()
     if current is None:
         return None
@@ -340,6 +426,8 @@ def end_call(session: Session, call_id: int, *, at: datetime | None = None) -> s
         return current.state  # already closed (by the IVR seeing the hang-up, or an earlier run)
     state = "completed" if current.answered_at is not None else "abandoned"
     now = at or utcnow()
+    if current.agent_id is not None:
+        set_agent_state(session, current.agent_id, "wrap_up", now, only_from=("on_call",))
     session.execute(update(CALLS).where(CALLS.c.id == call_id).values(
         state=state, ended_at=current.ended_at or now))
     events.publish(session, "call.ended", {"id": call_id, "state": state, "ended_at": iso(current.ended_at or now)})

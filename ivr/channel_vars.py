@@ -17,6 +17,16 @@ SIAGA_SERVICE = "SIAGA_SERVICE"
 SIAGA_UNIQUEID_INHERITED = "__SIAGA_UNIQUEID"
 SIAGA_UNIQUEID = "SIAGA_UNIQUEID"
 
+# --- Set by the dialplan before the intake (config/asterisk/extensions.conf) ------------
+# When Asterisk answered the 112 call, UTC epoch seconds with milliseconds ("1795346546.123"):
+# every answer time counts from here.
+SIAGA_ANSWERED_AT = "SIAGA_ANSWERED_AT"
+# The recordings' common path without extension: MixMonitor writes `<it>.wav` (the whole call)
+# and `<it>-caller.wav` (the caller's own direction, r() option: their statement, transcribed live).
+SIAGA_RECORDING = "SIAGA_RECORDING"
+# Set by [siaga112-waiting] when the caller pressed 55 while waiting.
+SIAGA_SILENT = "SIAGA_SILENT"
+
 # --- Read by the IVR ---------------------------------------------------------------------
 CALLERID_NUM = "CALLERID(num)"
 CALLERID_NAME = "CALLERID(name)"

@@ -61,9 +61,12 @@ def _one(call: Call, fixes: list[LocationFix], statement: Recording | None) -> d
         "priority": call.priority,
         "service_choice": call.service_choice,
         "started_at": iso(call.started_at),
+        "pbx_answered_at": iso(call.pbx_answered_at),
         "queued_at": iso(call.queued_at),
         "answered_at": iso(call.answered_at),
         "ended_at": iso(call.ended_at),
+        "answer_delay_s": _seconds(call.answered_at, call.pbx_answered_at or call.started_at),
+        "queue_wait_s": _seconds(call.answered_at, call.queued_at),
         "agent": call.agent.username if call.agent is not None else None,
         "location": fix_to_dict(best_fix(fixes, call.confirmed_fix_id)),
         "statement": None if statement is None else {
@@ -78,3 +81,10 @@ def _one(call: Call, fixes: list[LocationFix], statement: Recording | None) -> d
         "prank_suspect": call.prank_suspect,
         "incident_id": call.incident_id,
     }
+
+
+def _seconds(later, earlier) -> float | None:
+    """Seconds between two moments of a call, to the millisecond; None if either is unknown."""
+    if later is None or earlier is None:
+        return None
+    return round(max(0.0, (later - earlier).total_seconds()), 3)

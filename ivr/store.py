@@ -32,7 +32,7 @@ MAX_GROUP = 500
 # A caller must never wait on a stuck database: past this, the IVR goes on without its write
 # (it goes to the call journal, and the dialplan queues the caller all the same).
 JOB_TIMEOUT_SECONDS = 0.8
-STOP_SECONDS = 3.0
+STOP_SECONDS = 1.5
 _STOP = object()
 
 

@@ -18,8 +18,9 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from ivr.queue_order import follow_priority
 from recordings.health import speech_model
-from recordings.keywords import load_keywords
+from recordings.keywords import load_keywords, triage
 from recordings.live import LiveTranscriber
 from recordings.registry import ensure_recording
 from recordings.transcripts import boost_priority, save_partial, save_transcript, statement_summary, triage_statement
@@ -163,6 +164,25 @@ class StatementTranscription:
         with self.runtime.database.session() as session:
             if save_partial(session, self.recording_id, self.call_id, text):
                 self.partials_stored += 1
+        self._boost_early(text)
+
+    def _boost_early(self, text: str) -> None:
+        """Queue first: the caller speaks while waiting, so keywords heard so far may raise the priority
+        before the statement is over (once), and the caller moves in Asterisk's queue too."""
+        settings = self.runtime.settings
+        if not settings.keyword_priority_boost or self.priority_boost is not None:
+            return
+        try:
+            hint, _keywords = triage(text, (), settings.language)
+        except ValueError:
+            return
+        if not hint:
+            return
+        with self.runtime.database.session() as session:
+            outcome = boost_priority(session, self.call_id)
+        if outcome == "raised":
+            self.priority_boost = outcome
+            follow_priority(self.runtime, self.call_id)
 
     def _store_final(self, transcript: Transcript) -> None:
         hint = None
@@ -186,7 +206,7 @@ class StatementTranscription:
         finally:
             self.stored_at = time.monotonic()
             self.stored.set()
-        if hint and settings.keyword_priority_boost:
+        if hint and settings.keyword_priority_boost and self.priority_boost is None:
             # Waiting for the IVR to queue the caller must not hold up a clean shutdown: a daemon thread.
             threading.Thread(target=self._guard, args=(self._boost,), name=f"boost-{self.call_id}", daemon=True).start()
 
@@ -198,6 +218,8 @@ class StatementTranscription:
             if outcome != "wait" or time.monotonic() > deadline or self._stop.wait(BOOST_POLL_SECONDS):
                 break
         self.priority_boost = outcome
+        if outcome == "raised":
+            follow_priority(self.runtime, self.call_id)  # one queue order: Asterisk's too
         log.info("call %s: keyword priority boost %s", self.call_id, outcome)
 
 

@@ -20,13 +20,21 @@ def button() -> None:
 @click.option("--lat", required=True, type=float)
 @click.option("--lon", required=True, type=float)
 @click.option("--key", default=None, help="AES key of an encrypted account (16, 24 or 32 hex characters).")
-@click.option("--secret", default=None, help="HMAC secret of an IP button (needs --device).")
-@click.option("--device", "device_id", default=None, help="Device id an IP button sends in its events.")
+@click.option("--secret", default=None,
+              help="HMAC secret of an IP button, at least 16 characters (needs --device).")
+@click.option("--device", "device_id", default=None,
+              help="Device id an IP button sends in its events (an IP button needs it and --secret; "
+                   "an alarm panel needs --account instead).")
 @click.option("--interval", "interval_s", type=int, default=None,
               help="Seconds between the panel's reports; silence past it (plus the grace) raises panel offline.")
 @pass_context
 def button_add(obj, account, site_name, lat, lon, key, secret, device_id, interval_s) -> None:
-    """Register (or update) a panic-button site."""
+    """Register (or update) a panic-button site.
+
+    \b
+    An alarm panel (SIA DC-09):  --account 1234 [--key HEX] [--interval 300]
+    An IP button (webhook):      --device BTN-01 --secret 'at least 16 characters'
+    """
     from routing.alarms.sites import register_site
 
     try:

@@ -50,6 +50,7 @@ class IncidentProblem(ValueError):
 
     def __init__(self, status: int, code: str, message: str, /, *, words: dict | None = None, **params) -> None:
         self.status, self.code, self.message = status, code, message
+        self.details = params  # what the sentence names (a unit, an incident), for the client to act on
         self.words = words or i18n.message(f"error.{code}", **params)  # the sentence in any language
         super().__init__(message)
 
@@ -68,6 +69,7 @@ def _locate(runtime: Runtime, session: Session, location, address: str | None, c
             alarms: list[Alarm]) -> Where:
     """The position to route on: the one given, else a linked alarm's, a linked call's fix, the address's place."""
     if isinstance(location, dict) and ("lat" in location or "lon" in location):
+        refuse_malformed_point(location.get("lat"), location.get("lon"))
         try:
             lat, lon = validate_point(location.get("lat"), location.get("lon"))
             return Where(lat, lon, "given")
@@ -89,6 +91,25 @@ def _locate(runtime: Runtime, session: Session, location, address: str | None, c
             return Where(geocoded.lat, geocoded.lon, "address", geocoded=geocoded)
         return Where(None, None, None, geocoded=geocoded)
     return Where(None, None, None)
+
+
+def refuse_malformed_point(lat, lon) -> None:
+    """A latitude or longitude that is not a number, or out of range, is refused, not dropped.
+
+    Such a value is a typing mistake ("abc", "999"): making the incident without a position
+    and saying nothing would send nobody anywhere. (0, 0, a device's default, is kept as a
+    warning instead: the incident is made and the position asked for.)
+    """
+    try:
+        validate_point(lat, lon)
+    except ValueError as error:
+        if "0, 0" not in str(error):
+            raise IncidentProblem(400, "invalid_location", str(error), words=i18n.message("error.malformed_position"),
+                                  lat=_shown(lat), lon=_shown(lon)) from None
+
+
+def _shown(value):
+    return value if isinstance(value, (int, float, str)) or value is None else str(value)
 
 
 def _linked(session: Session, model, ids, label: str) -> list:
@@ -141,6 +162,8 @@ def create_incident(runtime: Runtime, session: Session, *, category, description
     """
     if description is not None and not isinstance(description, str):
         raise IncidentProblem(400, "invalid_description", "description must be text.")
+    if not isinstance(category, str) or not category.strip():
+        raise IncidentProblem(400, "missing_category", "Say what happened: category is required.")
     if location is not None and not isinstance(location, dict):
         raise IncidentProblem(400, "invalid_location", "location must be an object: {lat, lon} or {address}.")
     calls = _linked(session, Call, call_ids, "call")
@@ -208,6 +231,8 @@ def change_status(runtime: Runtime, session: Session, incident: Incident, status
     elif status == "new":
         incident.closed_at = None
     released = _release_units(session, incident, now) if status in RELEASES_UNITS else []
+    if status in ("closed", "false_report"):
+        notify.stop_retries(session, incident.id)
     session.add(IncidentEvent(incident_id=incident.id, status=status, note=(note or "").strip() or None, actor=actor,
                               detail={"from": previous, **({"released_units": released,
                                                             "event": i18n.message("history.released", units=released)}
@@ -219,6 +244,50 @@ def change_status(runtime: Runtime, session: Session, incident: Incident, status
                  detail={"from": previous, "to": status, "note": note})
     events.publish(session, "incident.updated", incident_summary(incident))
     return incident
+
+
+MAX_NOTE = 2000
+
+
+def add_note(session: Session, incident: Incident, note, actor: str | None = None) -> IncidentEvent:
+    """A note in the incident's history without a change of status (what a caller added, a call made)."""
+    if not isinstance(note, str) or not note.strip():
+        raise IncidentProblem(400, "note_required", "Write the note first.")
+    step = IncidentEvent(incident_id=incident.id, status=incident.status, note=note.strip()[:MAX_NOTE], actor=actor,
+                         detail={"note_only": True})
+    session.add(step)
+    incident.updated_at = utcnow()
+    session.flush()
+    audit.record(session, actor or "system", "incident.note", f"incident:{incident.id}", detail={"note": step.note})
+    events.publish(session, "incident.updated", incident_summary(incident))
+    return step
+
+
+def unit_reported(session: Session, unit: Unit, status: str, incident_id: int | None) -> None:
+    """A unit's own status report on its incident's timeline; its first `on_scene` moves the incident on.
+
+    Called by the units API after the unit's status is stored, with the incident the unit was on
+    before (a unit reporting `available` is released from it). A unit reporting `on_scene` on a
+    dispatched incident puts the incident on scene: the dispatcher sees it without asking.
+    """
+    incident = session.get(Incident, incident_id) if incident_id is not None else None
+    if incident is None or incident.status not in OPEN_STATES:
+        return
+    if status not in UNIT_REPORTS:
+        return
+    previous = incident.status
+    if status == "on_scene" and incident.status in ("new", "dispatched"):
+        incident.status = "on_scene"
+    incident.updated_at = utcnow()
+    session.add(IncidentEvent(incident_id=incident.id, status=incident.status, actor=f"unit:{unit.callsign}",
+                              detail={"unit_report": status, "unit": unit.callsign, "from": previous,
+                                      "event": i18n.message(f"history.unit_report.{status}", unit=unit.callsign)}))
+    session.flush()
+    events.publish(session, "incident.updated", incident_summary(incident))
+
+
+# The unit statuses a unit's own report writes on its incident's timeline (history.unit_report.<status>).
+UNIT_REPORTS = ("dispatched", "on_scene", "available", "off_duty")
 
 
 def reroute(runtime: Runtime, session: Session, incident: Incident, *, category=None, priority=None, location=None,
@@ -361,6 +430,13 @@ def dispatch(runtime: Runtime, session: Session, incident: Incident, callsigns, 
             missing.append(callsign)
     if missing:
         raise IncidentProblem(404, "unknown_units", f"There is no unit {', '.join(missing)}.", units=missing)
+    # Dispatch is idempotent per unit and incident: a unit already sent here (a second `d`, a
+    # retried request, two dispatchers at once) is not sent again, and no second SMS goes out.
+    already = {a.unit_id for a in session.scalars(select(IncidentUnit).where(
+        IncidentUnit.incident_id == incident.id, IncidentUnit.released_at.is_(None)))}
+    units = [u for u in units if not (u.id in already and u.incident_id == incident.id)]
+    if not units:
+        return []
     for unit in units:
         if unit.status == "off_duty":
             raise IncidentProblem(409, "unit_off_duty", f"Unit {unit.callsign} is off duty.", unit=unit.callsign)
@@ -371,9 +447,15 @@ def dispatch(runtime: Runtime, session: Session, incident: Incident, callsigns, 
     now = utcnow()
     for unit in units:
         if unit.incident_id not in (None, incident.id):
+            taken_from = unit.incident_id
             for old in session.scalars(select(IncidentUnit).where(IncidentUnit.unit_id == unit.id,
                                                                   IncidentUnit.released_at.is_(None))):
                 old.released_at = now
+            session.add(IncidentEvent(incident_id=taken_from, status=session.get(Incident, taken_from).status,
+                                      actor=actor, detail={"reassigned_unit": unit.callsign, "to_incident": incident.id,
+                                                           "event": i18n.message("history.reassigned", unit=unit.callsign,
+                                                                                 incident=incident.id)}))
+            events.publish(session, "incident.updated", {"id": taken_from})
         distance = (haversine_m(incident.lat, incident.lon, unit.lat, unit.lon)
                     if None not in (incident.lat, incident.lon, unit.lat, unit.lon) else None)
         unit.status, unit.status_at, unit.incident_id, unit.updated_at = "dispatched", now, incident.id, now

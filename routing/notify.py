@@ -124,12 +124,53 @@ def retry_due(runtime: Runtime) -> int:
     """Scheduled: try again every queued or failed notification whose next attempt is due."""
     with runtime.database.session() as session:
         due = list(session.scalars(
-            select(Notification.id)
+            select(Notification.id).join(Incident, Incident.id == Notification.incident_id)
             .where(Notification.state.in_(("queued", "failed")), Notification.next_attempt_at.is_not(None),
-                   Notification.next_attempt_at <= utcnow())
+                   Notification.next_attempt_at <= utcnow(), Incident.status.not_in(ENDED_STATES))
             .order_by(Notification.next_attempt_at).limit(200)))
     deliver(runtime, due)
     return len(due)
+
+
+ENDED_STATES = ("closed", "false_report")
+STOPPED_REASON = "Not retried: the incident is closed."
+
+
+def stop_retries(session: Session, incident_id: int) -> int:
+    """An incident closed: its unsent SMS are not tried again (a unit must not set out for it later)."""
+    pending = list(session.scalars(select(Notification).where(
+        Notification.incident_id == incident_id, Notification.state.in_(("queued", "failed")))))
+    for notification in pending:
+        notification.state, notification.next_attempt_at = "failed", None
+        notification.last_error = STOPPED_REASON
+    return len(pending)
+
+
+def failure_kind(notification: Notification) -> str | None:
+    """Why a send failed, as a code a console words in its reader's language (the stored reason
+    is the technician's English): not_configured, refused, unreachable, stopped."""
+    reason = notification.last_error or ""
+    if notification.state != "failed":
+        return None
+    if reason.startswith("Not retried"):
+        return "stopped"
+    if reason.startswith("SMS is not configured"):
+        return "not_configured"
+    if reason.startswith("Twilio answered"):
+        return "refused"
+    return "unreachable"
+
+
+def retry_now(runtime: Runtime, session: Session, notification: Notification) -> None:
+    """A person asked to send a failed SMS again: it goes out now, with a fresh count of attempts."""
+    incident = session.get(Incident, notification.incident_id)
+    if notification.state == "sent":
+        raise ValueError("already_sent")
+    if incident is not None and incident.status in ENDED_STATES:
+        raise ValueError("incident_closed")
+    notification.state, notification.attempts, notification.next_attempt_at = "queued", 0, utcnow()
+    session.commit()
+    deliver(runtime, [notification.id])
 
 
 def _announce(runtime: Runtime, incident_ids: set[int]) -> None:

@@ -36,6 +36,12 @@ say id silent_check     "Jika Anda tidak bisa berbicara, tekan lima dua kali."
 say id silent_confirmed "Kami tahu Anda tidak bisa berbicara. Tetap di saluran, bantuan sedang disambungkan."
 say id prank_warning    "Menyalahgunakan satu satu dua adalah pelanggaran hukum. Panggilan Anda tetap disambungkan."
 say id connecting       "Mohon tunggu, Anda sedang disambungkan ke petugas."
+# Queue first (extensions.conf, queues.conf, musiconhold.conf): the one greeting, at most 3 s,
+# heard while a free call-taker's phone already rings; the statement request and the silent
+# check, heard only by a caller who waits (they are part of the hold, below); the answer to 55.
+say id greeting         "Layanan darurat satu satu dua."
+say id statement_request "Semua petugas sedang sibuk. Sebutkan apa yang terjadi dan di mana."
+say id silent_noted     "Baik. Tetap di saluran."
 
 # English.
 say en welcome          "You are connected to the one one two emergency service."
@@ -45,5 +51,28 @@ say en silent_check     "If you cannot speak, press 5 twice."
 say en silent_confirmed "We know you cannot speak. Stay on the line, help is being connected."
 say en prank_warning    "Misuse of one one two is an offence. Your call is still being connected."
 say en connecting       "Please hold, connecting you to an operator."
+say en greeting         "One one two emergency."
+say en statement_request "All operators are busy. Say what happened and where."
+say en silent_noted     "Understood. Stay on the line."
+
+# The hold a caller hears in queue 112 (musiconhold.conf, class siaga112-hold), in name order,
+# the last file looped: the greeting once; 4 s of quiet (a free call-taker's phone rings from
+# the first second, so a caller answered this soon hears nothing more); then, for a caller who
+# really waits, the statement request, 11 s of quiet, the silent check, 11 s of quiet, again and
+# again. Hold music plays while phones ring, so none of it holds a call-taker up; and it is
+# quiet, never music over the caller's voice, which is recorded for the call-taker.
+hold=$out/hold-id
+mkdir -p "$hold"
+quiet() { sox -D -n -r 8000 -c 1 -b 16 -e signed-integer "$1" trim 0 "$2"; }
+cp "$out/id/greeting.wav" "$hold/1-greeting.wav"
+quiet "$hold/2-quiet.wav" 4
+quiet "$work/quiet11.wav" 11
+sox -D "$out/id/statement_request.wav" "$work/quiet11.wav" "$out/id/silent_check.wav" "$work/quiet11.wav" \
+  "$hold/3-waiting.wav"
+# After 55: the short answer once, then quiet (class siaga112-silent).
+silent=$out/hold-silent-id
+mkdir -p "$silent"
+cp "$out/id/silent_noted.wav" "$silent/1-noted.wav"
+quiet "$silent/2-quiet.wav" 10
 
 echo "prompts written to $out"

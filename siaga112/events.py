@@ -24,6 +24,7 @@ from siaga112.models import Event
 EVENT_KINDS = (
     "call.queued", "call.updated", "call.answered", "call.ended",
     "alarm.new", "alarm.updated", "incident.created", "incident.updated", "unit.updated",
+    "agent.status",  # a call-taker's state on the floor: available, on_call, wrap_up, break, offline
 )
 NOTIFY_CHANNEL = "siaga112_events"
 

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 FILE_NAME = "journal.sqlite"
 REPLAY_EVERY_S = 1.0
-STOP_SECONDS = 3.0  # the last replay at stop gets this long; serve must stop within 10 s
+STOP_SECONDS = 1.5  # the last replay at stop gets this long; serve must stop within 10 s
 KEEP_DONE_S = 24 * 3600  # replayed entries are kept a day, for whoever asks what happened
 GIVE_UP_AFTER = 50  # attempts of one key that failed for its own reason (not the database being away)
 

@@ -10,6 +10,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from siaga112.runtime import Runtime
 
 log = logging.getLogger(__name__)
+# APScheduler logs every run of every job at INFO ("Running job ... executed successfully"):
+# with jobs every 5 to 15 s that buries what matters. Its warnings and errors still show.
+logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 # (name, function(runtime), interval trigger arguments); `center.scheduler.JOBS` lists them.
 Job = tuple[str, Callable[[Runtime], None], dict]

@@ -77,6 +77,9 @@ class Settings:
     login_lock_minutes: int = 15
     rate_limit_storage_url: str = ""
     tile_url: str = ""
+    mbtiles_path: str = ""
+    answer_warn_seconds: int = 10
+    answer_late_seconds: int = 20
     answer_target_10s: float = 0.90
     answer_target_15s: float = 0.90
     answer_target_20s: float = 0.95

@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
-from siaga112 import auth, i18n, login_throttle, web_headers, web_input
+from siaga112 import auth, i18n, idempotency, login_throttle, web_headers, web_input
 from siaga112.errors import ApiError
 from siaga112.models import User
 from siaga112.runtime import Runtime
@@ -63,6 +63,9 @@ def make_app(runtime: Runtime | None = None, test_config: dict | None = None, bl
 
     app.before_request(_load_principal)
     app.before_request(_check_csrf)
+    app.before_request(idempotency.begin)
+    app.after_request(idempotency.finish)
+    app.teardown_request(idempotency.abandon)
     app.teardown_request(_close_session)
     _register_error_handlers(app)
     return app
@@ -95,14 +98,14 @@ def _load_principal() -> None:
     user_id = cookie_session.get("user_id")
     if user_id is not None:
         user = db().get(User, user_id)
-        if user is not None and _console_session_valid(user):
+        if user is not None and console_session_valid(user):
             g.principal = auth.user_principal(user)
             g.user = user
         else:
             cookie_session.clear()
 
 
-def _console_session_valid(user: User) -> bool:
+def console_session_valid(user: User) -> bool:
     """A console session ends at the end of the shift, on sign-out, or when the password changes.
 
     The cookie holds no password material: sign-out and a new password raise the account's
@@ -231,4 +234,4 @@ def json_body() -> dict:
     return data
 
 
-__all__ = ["make_app", "db", "runtime", "json_body", "machine_endpoint", "csrf", "jsonify"]
+__all__ = ["make_app", "db", "runtime", "json_body", "machine_endpoint", "csrf", "jsonify", "console_session_valid"]

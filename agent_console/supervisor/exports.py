@@ -32,7 +32,11 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 BATCH = 500
 COORDINATE_DECIMALS = 6
 
-CALL_COLUMNS = ["id", "uniqueid", "started_at", "queued_at", "answered_at", "ended_at", "answer_delay_s",
+# answer_delay_s runs from Asterisk's answer of the call (pbx_answered_at, else started_at) to the
+# call-taker's answer, as the floor counts it; queue_wait_s is the part spent in the queue;
+# abandoned_after_s is the same clock for a caller nobody answered.
+CALL_COLUMNS = ["id", "uniqueid", "started_at", "pbx_answered_at", "queued_at", "answered_at", "ended_at",
+                "answer_delay_s", "queue_wait_s", "abandoned_after_s",
                 "caller", "caller_name", "state", "priority", "service_choice", "category_hint", "silent",
                 "prank_suspect", "repeat_count", "agent", "incident_id"]
 INCIDENT_COLUMNS = ["id", "created_at", "category", "status", "priority", "kecamatan", "kelurahan",
@@ -90,9 +94,14 @@ def call_rows(session: Session, start: datetime, end: datetime) -> Iterator[list
              .where(Call.started_at >= start, Call.started_at < end).order_by(Call.started_at, Call.id)
              .execution_options(yield_per=BATCH))
     for call, username in session.execute(query):
-        begin = call.queued_at or call.started_at
+        begin = call.pbx_answered_at or call.started_at
         delay = round((call.answered_at - begin).total_seconds(), 3) if call.answered_at else None
-        yield [call.id, call.uniqueid, call.started_at, call.queued_at, call.answered_at, call.ended_at, delay,
+        waited = (round((call.answered_at - call.queued_at).total_seconds(), 3)
+                  if call.answered_at and call.queued_at else None)
+        gave_up = (round((call.ended_at - begin).total_seconds(), 3)
+                   if call.state == "abandoned" and call.ended_at else None)
+        yield [call.id, call.uniqueid, call.started_at, call.pbx_answered_at, call.queued_at, call.answered_at,
+               call.ended_at, delay, waited, gave_up,
                call.caller, call.caller_name, call.state, call.priority, call.service_choice, call.category_hint,
                call.silent, call.prank_suspect, call.repeat_count, username, call.incident_id]
 

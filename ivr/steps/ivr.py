@@ -22,12 +22,10 @@ from datetime import timedelta
 from ivr import channel_vars as var
 from ivr.audio import is_silent, wav_rms
 from ivr import call_journal
-from ivr.calls import FinishIvr, IvrOutcome, NewCall, OpenCall, OpenedCall
+from ivr.calls import FinishIvr, IvrOutcome, NewCall, OpenCall, OpenedCall, epoch_time
 from ivr.context import StepContext
 from ivr.identity import caller_name, caller_number, clean_text
-from ivr.location import (
-    LocationError, decode_pidf_variable, parse_access_network_info, parse_geoloc_profile, parse_pidf_lo,
-)
+from ivr.network_location import network_location
 from ivr.priority import FAIL_OPEN, PriorityFacts, queue_priority
 from ivr.session import AgiCommandFailed, AgiError, AgiHangup, AgiProtocolError, AgiSession, RecordResult
 from siaga112.models.calls import SERVICE_CHOICES
@@ -125,52 +123,18 @@ class IvrEntry:
             caller_raw=clean_text(raw, 64),
             caller_name=caller_name(env.get("agi_calleridname")),
             ivr_step="identify",
+            # The menu is measured as the queue is: from Asterisk's answer of the call.
+            answered_at=epoch_time(await self.agi.get_variable(var.SIAGA_ANSWERED_AT)),
         )
 
     async def answer(self) -> None:
         await self.agi.answer()
 
     async def locate(self) -> None:
-        """What the network said about the caller's position: PIDF-LO by value, the serving cell.
-
-        The whole document (SIAGA_PIDF_LO, from an SBC) is read first; else the shape Asterisk
-        parsed from the INVITE's body (SIAGA_GEOLOC_*), asked for only when a Geolocation header came.
-        """
-        header = clean_text(await self.agi.get_variable(var.GEOLOCATION), 200)
-        access_info = await self.agi.get_variable(var.ACCESS_NETWORK_INFO)
-        body = await self.agi.get_variable(var.PIDF_LO_BODY)
-        fixes = []
-        try:
-            document = decode_pidf_variable(body)
-            if document is not None:
-                fixes = parse_pidf_lo(document)
-        except LocationError as error:
-            log.info("call %s: PIDF-LO ignored: %s", self.label, error)
-        if not fixes and header:
-            fixes = await self._parsed_location(header)
-        for fix in fixes:
-            if header:
-                fix.detail["geolocation"] = header
+        """What the network said about the caller's position (ivr/network_location.py)."""
+        fixes, cell = await network_location(self.agi, self.label)
         self.new.fixes.extend(fixes)
-        try:
-            self.new.cell = parse_access_network_info(clean_text(access_info, 300))
-        except LocationError as error:
-            log.info("call %s: serving cell ignored: %s", self.label, error)
-
-    async def _parsed_location(self, header: str) -> list:
-        shape = await self.agi.get_variable(var.GEOLOC_LOCATION)
-        if not shape:
-            log.info("call %s: Geolocation %r, but Asterisk parsed no location (no PIDF-LO by value, or the "
-                     "trunk has no geoloc_incoming_call_profile)", self.label, header[:80])
-            return []
-        try:
-            return parse_geoloc_profile(
-                await self.agi.get_variable(var.GEOLOC_FORMAT), shape,
-                confidence=await self.agi.get_variable(var.GEOLOC_CONFIDENCE),
-                method=await self.agi.get_variable(var.GEOLOC_METHOD))
-        except LocationError as error:
-            log.info("call %s: location ignored: %s", self.label, error)
-            return []
+        self.new.cell = cell
 
     async def open_call(self) -> None:
         """Create the call record now, so a call whose IVR breaks later is still on record."""

@@ -44,6 +44,7 @@ MAX_BATCH = 500
 IDLE_TIMEOUT_S = 600.0  # a panel connection silent this long is closed
 FRAME_LIMIT = dc09.MAX_FRAME_BYTES * 2  # bytes without a CR after which a connection is refused
 ACCOUNT_RELOAD_MIN_S = 1.0  # an unknown account's frames reload the accounts at most this often
+STOP_SECONDS = 5.0  # serve stops within 10 s whatever the database does
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,9 @@ class GroupCommitter:
     def stop(self) -> None:
         """Store what is queued, release its replies, then end the thread."""
         self.queue.put(_STOP)
-        self.thread.join(timeout=30)
+        # A database that stopped answering holds the thread: its frames are not acknowledged
+        # (the panels resend them to the next start), so stopping does not wait for it long.
+        self.thread.join(timeout=STOP_SECONDS)
 
     def submit(self, pending: Pending) -> None:
         self.queue.put(pending)
@@ -403,8 +406,11 @@ class AlarmReceiverService:
     def stop(self) -> None:
         """Stop listening, store and answer what is in flight, close connections, join threads."""
         if self._loop is not None and self._thread is not None and self._thread.is_alive():
-            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(timeout=60)
-            self._thread.join(timeout=30)
+            try:
+                asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(timeout=STOP_SECONDS + 2)
+            except TimeoutError:
+                log.warning("the DC-09 receiver did not stop in time; unacknowledged frames are resent by their panels")
+            self._thread.join(timeout=2)
         elif self.committer.is_alive():
             self.committer.stop()
 

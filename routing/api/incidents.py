@@ -20,7 +20,9 @@ bp = Blueprint("incidents_api", __name__, url_prefix="/api/v1")
 
 
 def _problem(error: service.IncidentProblem) -> ApiError:
-    return ApiError(error.status, error.code, error.message, words=error.words)
+    # What the refusal names (a unit, the incident it is on) goes with it, for a client to act on.
+    named = {key: value for key, value in error.details.items() if key not in ("status", "code", "message", "words")}
+    return ApiError(error.status, error.code, error.message, words=error.words, **named)
 
 
 def _incident(incident_id: int) -> Incident:
@@ -45,7 +47,7 @@ def runtime_categories() -> list[str]:
 @require("incidents:write")
 def create():
     body = json_body()
-    if "category" not in body:
+    if not isinstance(body.get("category"), str) or not body["category"].strip():
         raise ApiError(400, "missing_category", "Say what happened: category is required.",
                        valid_categories=runtime_categories())
     try:
@@ -118,6 +120,40 @@ def update(incident_id: int):
     db().commit()
     engine_for(runtime()).sync(db(), force=True)  # units released by a close are free at once
     return jsonify(service.incident_to_dict(db(), incident))
+
+
+@bp.post("/incidents/<int:incident_id>/notes")
+@require("incidents:write")
+def add_note(incident_id: int):
+    """A note on the incident's timeline, status unchanged: {note}."""
+    body = json_body()
+    incident = _incident(incident_id)
+    try:
+        service.add_note(db(), incident, body.get("note"), actor())
+    except service.IncidentProblem as error:
+        raise _problem(error) from None
+    db().commit()
+    return jsonify(service.incident_to_dict(db(), incident)), 201
+
+
+@bp.post("/incidents/<int:incident_id>/notifications/<int:notification_id>/retry")
+@require("incidents:write")
+def retry_notification(incident_id: int, notification_id: int):
+    """Send a failed SMS to an agency or unit again, now."""
+    from siaga112.models import Notification
+
+    incident = _incident(incident_id)
+    notification = db().get(Notification, notification_id)
+    if notification is None or notification.incident_id != incident.id:
+        raise ApiError(404, "not_found", "That SMS does not belong to this incident.")
+    try:
+        notify.retry_now(runtime(), db(), notification)
+    except ValueError as error:
+        messages = {"already_sent": "That SMS was sent already.",
+                    "incident_closed": "The incident is closed; its SMS are not sent again."}
+        raise ApiError(409, str(error), messages[str(error)]) from None
+    db().expire_all()
+    return jsonify(notify.notification_to_dict(db().get(Notification, notification_id)))
 
 
 @bp.post("/incidents/<int:incident_id>/dispatch")

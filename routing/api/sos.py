@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, request
 
 from siaga112.auth import require
+from siaga112.idempotency import keys_its_own
 from siaga112.web import db, json_body, runtime
 from routing.alarms.offers import offer_for_unlocated
 from routing.alarms.sos import take_sos
@@ -14,6 +15,7 @@ bp = Blueprint("sos_api", __name__, url_prefix="/api/v1")
 
 
 @bp.post("/sos")
+@keys_its_own
 @require("alarms:write")
 def sos():
     """201 with the alarm; a resend with the same Idempotency-Key gets 200 and the first alarm."""

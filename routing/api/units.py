@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
+from routing import incidents
 from routing import units as service
 from routing.service import engine_for
 from siaga112.auth import require
@@ -65,8 +66,10 @@ def position(callsign: str):
 def status(callsign: str):
     body = json_body()
     unit = _unit(callsign)
+    was_on = unit.incident_id
     try:
         service.set_status(db(), unit, body.get("status"))
     except service.UnitProblem as error:
         raise ApiError(400, "invalid_status", str(error), words=error.notice) from None
+    incidents.unit_reported(db(), unit, unit.status, was_on)  # shown on the incident's timeline
     return _after_change(unit)

@@ -3,6 +3,7 @@
 from siaga112.models.alarms import Alarm, AlarmMessage, AlarmSite, ButtonEvent
 from siaga112.models.calls import AmlMessage, Call, LocationFix
 from siaga112.models.events import Event
+from siaga112.models.idempotency import IdempotencyKey
 from siaga112.models.incidents import Incident, IncidentEvent, IncidentUnit, Notification
 from siaga112.models.location_links import LinkMedia, LinkSignal, LocationLink
 from siaga112.models.people import ApiToken, AuditEntry, Reporter, User
@@ -17,7 +18,8 @@ guard_columns(Base.metadata)
 
 __all__ = [
     "Agency", "Alarm", "AlarmMessage", "AlarmSite", "AmlMessage", "ApiToken", "AuditEntry",
-    "ButtonEvent", "Call", "Camera", "CellTower", "Event", "Incident", "IncidentEvent", "IncidentUnit",
-    "Jurisdiction", "LinkMedia", "LinkSignal", "LocationFix", "LocationLink", "Notification", "PointOfInterest", "Recording", "Reporter", "ServiceRequest",
+    "ButtonEvent", "Call", "Camera", "CellTower", "Event", "IdempotencyKey", "Incident", "IncidentEvent", "IncidentUnit",
+    "Jurisdiction", "LinkMedia", "LinkSignal", "LocationFix", "LocationLink", "Notification", "PointOfInterest", "Recording",
+    "Reporter", "ServiceRequest",
     "TranscriptionJob", "Unit", "User",
 ]

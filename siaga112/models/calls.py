@@ -15,7 +15,7 @@ LOCATION_SOURCES = ("aml", "pidf-lo", "cell", "app", "manual", "link")
 
 
 class Call(Base):
-    """One 112 call, from the moment Asterisk hands it to the IVR until it ends."""
+    """One 112 call, from the moment Asterisk answers it until it ends."""
 
     __tablename__ = "calls"
 
@@ -36,6 +36,10 @@ class Call(Base):
     ivr_step: Mapped[str | None] = mapped_column(String(40))  # the last IVR step reached
     ivr_error: Mapped[str | None] = mapped_column(String(300))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When Asterisk answered the 112 call (the dialplan's SIAGA_ANSWERED_AT): every answer time
+    # counts from here (NENA-STA-020), not from the queue join. None for a call on record before
+    # Asterisk told us (then started_at stands in).
+    pbx_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -43,6 +47,9 @@ class Call(Base):
     agent_interface: Mapped[str | None] = mapped_column(String(200))
     confirmed_fix_id: Mapped[int | None] = mapped_column(ForeignKey("location_fixes.id", use_alter=True))
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), index=True)
+    # Where the caller says they are, in their words ("depan Masjid Jami'"), kept even when no
+    # coordinates go with it: a landmark is often all a call-taker has in the first minute.
+    landmark: Mapped[str | None] = mapped_column(String(300))
 
     agent = relationship("User", foreign_keys=[agent_id])
     fixes: Mapped[list["LocationFix"]] = relationship(

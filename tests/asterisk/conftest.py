@@ -105,10 +105,23 @@ class Center:
         return self.runtime.settings.recordings_dir
 
     def use_ami(self, asterisk: Asterisk) -> None:
-        """Point the settings' ami_* at this Asterisk (as an administrator sets them)."""
+        """Point the settings' ami_* at this Asterisk (as an administrator sets them) and start
+        `serve`'s ami service, which records answers, screen-pops and ends from its events."""
+        from center.serve import SERVICE_FACTORIES
+
         settings = self.runtime.settings
         settings.ami_host, settings.ami_port = "127.0.0.1", asterisk.ami_port
         settings.ami_username, settings.ami_secret = "siaga112", AMI_SECRET
+        listener = SERVICE_FACTORIES["ami"](self.runtime)
+        listener.start()
+        self.services["ami"] = listener
+        assert listener.state.connected.wait(30), f"the AMI listener did not connect: {listener.state.last_error}"
+
+    def stop_ami(self) -> None:
+        """Stop the ami service (Siaga112's listener away); `use_ami` starts it again."""
+        listener = self.services.pop("ami", None)
+        if listener is not None:
+            listener.stop()
 
 
 @pytest.fixture
@@ -122,11 +135,13 @@ def center(runtime):
     # second lets the web service stop at once after a test.
     by_name = {service.name: service for service in services}
     by_name["web"].app.config["SSE_HEARTBEAT_SECONDS"] = 1.0
-    yield Center(runtime, by_name)
+    center = Center(runtime, by_name)
+    yield center
     # As `siaga112 serve` stops: tell background work, then stop the services. The IVR's
     # listeners (statement transcription, the work after a call) are stopped too, which serve
     # does not do yet: their threads would outlive the test.
     runtime.stopping.set()
+    center.stop_ami()
     stop_services(services)
     hooks = by_name["agi"].hooks
     for listener in (hooks.statement_listener, hooks.call_ended_listener):

@@ -1,4 +1,4 @@
-"""A 112 call over SIP through the shipped dialplan, the IVR, queue 112 and a call-taker's phone."""
+"""A 112 call over SIP through the shipped dialplan, the intake, queue 112 and a call-taker's phone."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ CALLER = "+6281234567890"
 def test_asterisk_starts_on_the_shipped_files_without_a_warning(asterisk):
     assert asterisk.boot_problems() == []
     dialplan = asterisk.cli("dialplan show 112@emergency")
-    assert "agi://127.0.0.1:${SIAGA112_AGI_PORT}/ivr" in dialplan.replace("${SIAGA112_HOST}", "127.0.0.1")
+    assert "agi://127.0.0.1:${SIAGA112_AGI_PORT}/intake" in dialplan.replace("${SIAGA112_HOST}", "127.0.0.1")
     queue = asterisk.cli("queue show 112")
     assert all(f"PJSIP/{name}" in queue for name in ("1001", "1002", "1003"))
     assert "siaga112-emergency" in asterisk.cli("geoloc show profiles")
@@ -37,7 +37,7 @@ def test_a_call_with_speech_is_queued_recorded_answered_with_a_screen_pop_and_co
     call = eventually(lambda: (c := call_of(database, pop["payload"]["id"])).state == "completed" and c,
                       what="the call completed")
     assert call.caller == CALLER and call.agent_interface == "PJSIP/1001"
-    assert call.started_at <= call.queued_at <= call.answered_at <= call.ended_at
+    assert call.pbx_answered_at == call.started_at <= call.queued_at <= call.answered_at <= call.ended_at
     assert [c.id for c in calls(database)] == [call.id]
 
     files = eventually(lambda: (r := recordings_of(database, call.id)) and len(r) >= 2 and r,

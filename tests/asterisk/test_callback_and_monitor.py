@@ -15,7 +15,7 @@ def test_a_call_back_rings_the_call_takers_phone_then_the_citizen_through_the_tr
     make_user("calltaker", username="ani", phone_interface="PJSIP/1001")
     [phone] = phones(1, answer_ms=300, talk_ms=4000)
     citizen = sipp.network(answer_ms=500, talk_ms=None)
-    caller = sipp.trunk_call(caller="+6288888888888", hangup_ms=3000)  # hangs up in the IVR
+    caller = sipp.trunk_call(caller="+6288888888888", hangup_ms=3000)  # hangs up while waiting
     assert caller.wait(30) == 0, caller.report()
     call = eventually(lambda: next((c for c in calls(database) if c.ended_at), None), what="the dropped call on record")
     screen = console("ani", PASSWORD)

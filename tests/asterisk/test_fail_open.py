@@ -11,11 +11,11 @@ from ivr.audio import is_silent, wav_rms
 from tests.asterisk.checks import calls, eventually
 
 # What Asterisk logs, rightly, when the FastAGI server is not there: res_agi's two warnings and
-# the dialplan's own line about queueing without the IVR.
+# the dialplan's own line about queueing without the intake.
 FASTAGI_DOWN = [r"res_agi\.c: Connecting to '127\.0\.0\.1:\d+' failed for url 'agi://127\.0\.0\.1:\d+/[a-z-]+': "
                 r"Connection refused",
                 r"res_agi\.c: Couldn't connect to any host\.  FastAGI failed\.",
-                r"Siaga112 IVR did not finish on PJSIP/operator-trunk-\w+ \(AGISTATUS FAILURE\)"]
+                r"Siaga112 intake did not finish on PJSIP/operator-trunk-\w+ \(AGISTATUS FAILURE\)"]
 
 
 @pytest.mark.pbx(agi="down")
@@ -30,16 +30,18 @@ def test_with_the_fastagi_server_down_the_caller_is_queued_recorded_and_connecte
     assert joined.get("CallerIDNum") == "+6286666666666"
     ami.wait_event("AgentConnect", Queue="112", Uniqueid=joined.get("Uniqueid"), timeout=15)
     assert caller.wait(30) == 0, caller.report()
-    # Nothing of Siaga112 ran, and the call was still recorded, by the dialplan.
-    assert calls(database) == []
-    recording = os.path.join(asterisk.globals["SIAGA112_RECORDINGS_DIR"], f"dialplan-{joined.get('Uniqueid')}.wav")
+    # The FastAGI step never ran, and the call was still recorded, by the dialplan, and is still on
+    # record: the AMI listener opened it from Asterisk's events.
+    recording = os.path.join(asterisk.globals["SIAGA112_RECORDINGS_DIR"], f"112-{joined.get('Uniqueid')}.wav")
     eventually(lambda: os.path.exists(recording), what=f"{recording} written")
     assert is_silent(wav_rms(recording)) is False
+    [call] = eventually(lambda: [c for c in calls(database) if c.state == "completed"], what="the call completed on record")
+    assert (call.caller, call.ivr_step) == ("+6286666666666", "ami")
     assert asterisk.problems(asterisk.boot_log_end, ignore=FASTAGI_DOWN) == []
 
 
-@pytest.mark.pbx(agi="stalled", globals_={"SIAGA112_IVR_BUDGET": "3"})
-def test_with_a_fastagi_server_that_never_answers_the_caller_is_queued_after_the_ivr_budget(
+@pytest.mark.pbx(agi="stalled", globals_={"SIAGA112_INTAKE_BUDGET": "3"})
+def test_with_a_fastagi_server_that_never_answers_the_caller_is_queued_after_the_intake_budget(
         asterisk, stalled_agi, sipp, ami):
     started = time.monotonic()
 
@@ -47,8 +49,8 @@ def test_with_a_fastagi_server_that_never_answers_the_caller_is_queued_after_the
 
     joined = ami.wait_event("QueueCallerJoin", Queue="112", timeout=20)
     waited = time.monotonic() - started
-    assert 3 <= waited < 8, f"queued after {waited:.1f} s with an IVR budget of 3 s"
+    assert 3 <= waited < 8, f"queued after {waited:.1f} s with an intake budget of 3 s"
     assert joined.get("CallerIDNum") == "+6287777777777"
     assert len(stalled_agi.connections) >= 1
-    asterisk.wait_for_log(r"WARNING.*Siaga112 IVR ran past 3 s on PJSIP/operator-trunk", start=asterisk.boot_log_end)
+    asterisk.wait_for_log(r"WARNING.*Siaga112 intake ran past 3 s on PJSIP/operator-trunk", start=asterisk.boot_log_end)
     assert caller.wait(30) == 0, caller.report()

@@ -7,7 +7,6 @@ from siaga112.models import CellTower
 from tests.asterisk.checks import call_of, calls, eventually, fixes_of
 from tests.asterisk.harness import pidf_lo
 
-IVR_STEPS_BEFORE_QUEUE = {"answer", "identify", "locate", "open_call", "start_recording", "greet", "choose_service"}
 
 
 def _the_call(database, caller: str):
@@ -15,22 +14,22 @@ def _the_call(database, caller: str):
                       what=f"the call from {caller} ended on record")
 
 
-def test_a_caller_who_hangs_up_in_the_ivr_or_in_the_queue_leaves_an_abandoned_call(asterisk, sipp, ami, database):
-    # No call-taker's phone is registered: whoever reaches the queue waits there.
-    in_ivr = sipp.trunk_call(caller="+6281111111111", hangup_ms=3000)
-    in_queue = sipp.trunk_call(caller="+6282222222222", hangup_ms=32_000)
+def test_a_caller_who_hangs_up_at_once_or_while_waiting_leaves_an_abandoned_call(asterisk, sipp, ami, database):
+    # No call-taker's phone is registered: every caller waits in the queue, a second after the answer.
+    at_once = sipp.trunk_call(caller="+6281111111111", hangup_ms=1500)
+    waiting = sipp.trunk_call(caller="+6282222222222", hangup_ms=12_000)
 
-    joined = ami.wait_event("QueueCallerJoin", Queue="112", CallerIDNum="+6282222222222", timeout=32)
+    joined = ami.wait_event("QueueCallerJoin", Queue="112", CallerIDNum="+6282222222222", timeout=10)
     left = ami.wait_event("QueueCallerAbandon", Queue="112", Uniqueid=joined.get("Uniqueid"), timeout=30)
-    assert in_ivr.wait(20) == 0, in_ivr.report()
-    assert in_queue.wait(20) == 0, in_queue.report()
+    assert at_once.wait(20) == 0, at_once.report()
+    assert waiting.wait(20) == 0, waiting.report()
 
     early = _the_call(database, "+6281111111111")
-    assert early.state == "abandoned" and early.ivr_step in IVR_STEPS_BEFORE_QUEUE
+    assert early.state == "abandoned" and early.ivr_step == "intake" and early.answered_at is None
     queued = _the_call(database, "+6282222222222")
-    assert queued.state == "abandoned" and queued.ivr_step == "connect" and queued.answered_at is None
-    assert int(left.get("HoldTime")) >= 1
-    assert not ami.events("QueueCallerJoin", CallerIDNum="+6281111111111")
+    assert queued.state == "abandoned" and queued.ivr_step == "intake" and queued.answered_at is None
+    assert int(left.get("HoldTime")) >= 9
+    assert (queued.ended_at - queued.pbx_answered_at).total_seconds() >= 11
 
 
 def test_a_caller_who_hangs_up_while_talking_to_the_call_taker_leaves_a_completed_call(

@@ -18,14 +18,14 @@ class SseStream:
         self.status = self.response.status
 
     def next_event(self, timeout: float = 5.0) -> dict:
-        """The next event (id, event, data parsed as JSON); comments and retry lines are skipped."""
+        """The next event (id, event, data parsed as JSON); heartbeats, comments and retry lines are skipped."""
         deadline = time.monotonic() + timeout
         fields: dict = {}
         while time.monotonic() < deadline:
             self.sock.settimeout(max(0.05, deadline - time.monotonic()))
             line = self.response.fp.readline().decode("utf-8").rstrip("\n")
             if line == "":
-                if "data" in fields:
+                if "data" in fields and fields.get("event") != "heartbeat":
                     fields["data"] = json.loads(fields["data"])
                     return fields
                 fields = {}

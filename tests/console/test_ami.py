@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from agent_console import ami
 from siaga112.models import AuditEntry, Call, User
@@ -29,7 +29,9 @@ def point_at(runtime, peer: AmiPeer, *, secret: str | None = None, timeout: floa
 
 
 def make_call(session, **values) -> Call:
-    call = Call(**{"uniqueid": "1795346546.1", "caller": "+6281234567890", "state": "abandoned", **values})
+    # Asterisk's uniqueid is unique per call (and in the calls table): one per call made here.
+    uniqueid = f"1795346546.{session.scalar(select(func.count()).select_from(Call)) + 1}"
+    call = Call(**{"uniqueid": uniqueid, "caller": "+6281234567890", "state": "abandoned", **values})
     session.add(call)
     session.flush()
     return call

@@ -152,6 +152,7 @@ def test_panic_alarm_appears_live_beside_the_queue(logged_in_page, console, data
     assert response.status_code == 201, response.get_data(as_text=True)
     alarm = page.locator(f"#alarms li[data-alarm-id='{response.get_json()['id']}']")
     expect(alarm).to_contain_text("Tombol panik")  # the kind in words, not the code
+    expect(alarm.locator(".mark.urgent")).to_be_visible()  # a panic is unmistakable
     expect(alarm).to_contain_text("Dewi")
     expect(alarm).to_contain_text("Dikejar orang")
     alarm.locator("[data-field=new_incident]").click()

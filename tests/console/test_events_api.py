@@ -72,8 +72,15 @@ def test_screen_pop_goes_only_to_its_audience(console, database, make_user, new_
             SseStream(console.port, "/api/v1/events?after=0", {"Cookie": cookies[budi]}) as budi_stream:
         _publish(database, "call.answered", {"id": 5}, audience="budi")
         marker = _publish(database, "call.updated", {"id": 6})
-        assert budi_stream.next_event()["event"] == "call.answered"
-        assert ani_stream.next_event()["id"] == str(marker)
+        assert _next_call_event(budi_stream)["event"] == "call.answered"
+        assert _next_call_event(ani_stream)["id"] == str(marker)
+
+
+def _next_call_event(stream) -> dict:
+    """The next event about a call (signing in announces the person's state on the floor first)."""
+    while (event := stream.next_event())["event"] == "agent.status":
+        pass
+    return event
 
 
 @pytest.mark.parametrize("raw", ["abc", "-1"])
@@ -93,3 +100,28 @@ def test_cursor_waits_for_a_lower_id_committed_late_then_gives_up():
     assert cursor.take([5]) == [5]
     now[0] += events.GAP_GRACE_SECONDS + 1
     assert cursor.floor == 5
+
+
+def test_stream_sends_heartbeats_and_ends_a_session_signed_out_elsewhere(console, database, make_user, new_page):
+    from siaga112.models import User
+    from tests.console.browser import log_in
+
+    pytest.importorskip("playwright.sync_api")
+    name, _ = make_user("calltaker")
+    page = new_page()
+    log_in(page, console, name)
+    cookie = "; ".join(f"{c['name']}={c['value']}" for c in page.context.cookies())
+    page.goto("about:blank")
+    with SseStream(console.port, "/api/v1/events", {"Cookie": cookie}) as stream:
+        deadline = time.monotonic() + 5
+        heard = b""
+        while b"event: heartbeat" not in heard and time.monotonic() < deadline:
+            stream.sock.settimeout(2)
+            heard += stream.response.fp.readline()
+        assert b"event: heartbeat" in heard  # data a page's script can hear, not a comment
+        with database.session() as session:
+            session.query(User).filter_by(username=name).one().session_epoch += 1
+        event = stream.next_event(timeout=5)
+        while event.get("event") != "session.ended":  # the rest of the heartbeat read above, if any
+            event = stream.next_event(timeout=5)
+        assert event["data"] == {"reason": "signed_out"}

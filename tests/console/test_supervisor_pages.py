@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -62,10 +63,12 @@ def test_signed_out_visitor_is_sent_to_the_login_page(client):
 def test_floor_shows_exact_answer_shares_against_targets_for_the_chosen_period(client, database):
     now = utcnow()
     with database.session() as session:
+        # Delays from Asterisk's answer; each caller spent 2 s before the queue (the intake).
         for i, delay in enumerate([3, 5, 9, 10.0, 11, 12, 14, 15.0, 19, 30]):
-            queued = now - timedelta(hours=2, minutes=i)
-            session.add(Call(uniqueid=f"c{i}", caller="+628111", state="completed", started_at=queued - timedelta(seconds=20),
-                             queued_at=queued, answered_at=queued + timedelta(seconds=delay)))
+            answered = now - timedelta(hours=2, minutes=i)
+            session.add(Call(uniqueid=f"c{i}", caller="+628111", state="completed", started_at=answered,
+                             pbx_answered_at=answered, queued_at=answered + timedelta(seconds=2),
+                             answered_at=answered + timedelta(seconds=delay)))
         session.add(Call(uniqueid="old", caller="+628111", state="abandoned", started_at=now - timedelta(days=3)))
         session.add(Call(uniqueid="waiting", caller="+628222", state="queued", started_at=now - timedelta(seconds=80),
                          queued_at=now - timedelta(seconds=65)))
@@ -77,6 +80,8 @@ def test_floor_shows_exact_answer_shares_against_targets_for_the_chosen_period(c
     assert _tile(page, "within-15") == "80.0%"
     assert _tile(page, "within-20") == "90.0%"
     assert _tile(page, "waiting") == "1"
+    times = re.search(r'data-stat="answer-times">(.*?)</p>', page, re.S).group(1)
+    assert "p50 0:11 · p95 0:30" in times and "p50 0:09 · p95 0:28" in times
     assert _tile(page, "abandoned") == "0.0%"
     assert "<svg" in page
     week = client.get("/supervisor/?period=7d").get_data(as_text=True)
@@ -227,7 +232,8 @@ def test_calls_export_is_csv_with_formula_cells_quoted_and_is_audited(client, da
     with database.session() as session:
         session.add(Call(uniqueid="x1", caller="+6281234567890", caller_name='=HYPERLINK("http://evil","x")',
                          state="completed", started_at=now - timedelta(minutes=5),
-                         queued_at=now - timedelta(minutes=5), answered_at=now - timedelta(minutes=5) + timedelta(seconds=7.5)))
+                         pbx_answered_at=now - timedelta(minutes=5), queued_at=now - timedelta(minutes=5, seconds=-2),
+                         answered_at=now - timedelta(minutes=5) + timedelta(seconds=7.5)))
         session.add(Call(uniqueid="x2", caller=None, caller_name="@SUM(A1)", state="abandoned",
                          started_at=now - timedelta(minutes=4)))
         session.add(Call(uniqueid="x3", caller="+628", caller_name="Budi", state="completed",
@@ -244,7 +250,7 @@ def test_calls_export_is_csv_with_formula_cells_quoted_and_is_audited(client, da
     assert [r["uniqueid"] for r in rows] == ["x1", "x2"]
     assert rows[0]["caller_name"] == '\'=HYPERLINK("http://evil","x")'
     assert rows[0]["caller"] == "'+6281234567890"
-    assert rows[0]["answer_delay_s"] == "7.5"
+    assert (rows[0]["answer_delay_s"], rows[0]["queue_wait_s"]) == ("7.5", "5.5")
     assert rows[1]["caller_name"] == "'@SUM(A1)"
     assert rows[1]["caller"] == ""
     [entry] = audit_rows(database, "export.")

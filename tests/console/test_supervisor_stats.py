@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,12 +15,13 @@ START = NOW - timedelta(hours=6)
 
 
 def call(session, *, started=None, queue_wait=None, answer_after=None, **values) -> Call:
-    """A call that started at `started`, joined the queue 20 s later and was answered `answer_after` s after that."""
+    """A call Asterisk answered at `started`, that joined the queue 2 s later (or at `queue_wait`) and
+    was answered by a call-taker `answer_after` s after Asterisk's answer."""
     started = started or START + timedelta(minutes=5)
-    queued = started + timedelta(seconds=20) if queue_wait is None else queue_wait
-    row = Call(uniqueid=f"u{started.timestamp()}-{len(session.new)}", caller="+6281234567890",
-               started_at=started, queued_at=queued,
-               answered_at=(queued + timedelta(seconds=answer_after)) if answer_after is not None else None,
+    queued = started + timedelta(seconds=2) if queue_wait is None else queue_wait
+    row = Call(uniqueid=f"u{started.timestamp()}-{uuid.uuid4().hex[:8]}", caller="+6281234567890",
+               started_at=started, pbx_answered_at=started, queued_at=queued,
+               answered_at=(started + timedelta(seconds=answer_after)) if answer_after is not None else None,
                **{"state": "answered" if answer_after is not None else "queued", **values})
     session.add(row)
     session.flush()
@@ -38,10 +40,19 @@ def test_answer_shares_are_exact_at_the_boundaries_which_count_as_within(session
     assert result["share"] == {10: 0.4, 15: 0.7, 20: 0.9}
 
 
-def test_answer_delay_runs_from_the_queue_not_from_the_ivr(session):
+def test_answer_delay_runs_from_asterisks_answer_with_the_ivr_counted_and_the_queue_time_beside_it(session):
     started = START + timedelta(minutes=1)
-    call(session, started=started, queue_wait=started + timedelta(seconds=35), answer_after=8)
-    assert stats.answer_delays(session, START, NOW) == [8.0]
+    call(session, started=started, queue_wait=started + timedelta(seconds=35), answer_after=43)
+    assert stats.answer_delays(session, START, NOW) == [43.0]
+    assert stats.queue_waits(session, START, NOW) == [8.0]
+
+
+def test_abandoned_calls_count_from_asterisks_answer_too(session):
+    started = START + timedelta(minutes=1)
+    call(session, started=started, state="abandoned", ended_at=started + timedelta(seconds=17))
+    assert stats.abandon_delays(session, START, NOW) == [17.0]
+    shares = stats.answer_shares([], abandoned=[17.0])
+    assert shares["abandoned_p50_s"] == 17.0 and shares["p95_s"] is None
 
 
 def test_a_call_that_never_passed_the_ivr_is_timed_from_its_start(session):
@@ -61,7 +72,8 @@ def test_calls_outside_the_period_are_left_out(session):
 
 def test_no_answered_calls_gives_no_share_rather_than_zero(session):
     assert stats.answer_shares([]) == {"answered": 0, "within": {10: 0, 15: 0, 20: 0},
-                                       "share": {10: None, 15: None, 20: None}}
+                                       "share": {10: None, 15: None, 20: None}, "p50_s": None, "p95_s": None,
+                                       "queue_p50_s": None, "queue_p95_s": None, "abandoned_p50_s": None}
 
 
 def test_abandoned_silent_and_prank_shares_are_over_every_call_of_the_period(session):

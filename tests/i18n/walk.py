@@ -159,8 +159,10 @@ def populate(database, settings, client, headers: dict) -> dict:
     units = [u["callsign"] for u in made.get_json()["routing"]["recommended_units"]][:2]
     assert writer.post(f"/api/v1/incidents/{incident}/dispatch", json={"units": units}).status_code == 200
     assert writer.patch(f"/api/v1/incidents/{incident}", json={"status": "on_scene", "note": "tiba"}).status_code == 200
-    busy = writer.post(f"/api/v1/incidents/{incident}/dispatch", json={"units": units[:1]})
-    unplaced = writer.post("/api/v1/incidents", json={"category": "medical", "location": {"lat": "abc", "lon": 999}})
+    other = writer.post("/api/v1/incidents", json={"category": "fire", "location": {"lat": lat, "lon": lon}})
+    busy = writer.post(f"/api/v1/incidents/{other.get_json()['id']}/dispatch", json={"units": units[:1]})  # on another
+    # A device's default position (0, 0) is kept as a warning; a malformed one ("abc", 999) is refused.
+    unplaced = writer.post("/api/v1/incidents", json={"category": "medical", "location": {"lat": 0, "lon": 0}})
     by_address = writer.post("/api/v1/incidents", json={"category": "traffic_accident",
                                                         "location": {"address": "Kel. Kebonsari"}})
     nowhere = writer.post("/api/v1/incidents", json={"category": "crime", "location": {"lat": -6.2, "lon": 106.8}})

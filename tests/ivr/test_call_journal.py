@@ -17,6 +17,7 @@ from ivr.asterisk_peer import Caller, Channel, Press
 from ivr.priority import FAIL_OPEN
 from siaga112.journal import Journal
 from siaga112.models import Call, Event, User
+from tests.ivr.conftest import call_row
 
 CALLER = "+6281234567890"
 
@@ -146,6 +147,23 @@ def test_a_hung_database_releases_each_caller_within_a_second_and_writes_each_ca
     # The jobs the callers gave up on never ran (the first was already running when the
     # database hung: it went through, and the journal's copy found it there).
     assert agi_server.store.abandoned >= 2
+
+
+def test_the_ami_listeners_answer_is_written_now_or_kept_within_its_timeout(agi_server, place_call, outage,
+                                                                            database):
+    from ivr.call_journal import ANSWER, keep_or_write_now
+
+    channel = Channel(caller_id=CALLER)
+    place_call(channel, Caller())
+    data = {"call_ref": None, "caller": CALLER, "interface": "PJSIP/1001"}
+    assert keep_or_write_now(agi_server.journal, database, channel.uniqueid, ANSWER, data) is True
+    assert call_row(database, 1).answered_at is not None
+
+    outage.hang()
+    started = time.monotonic()
+    assert keep_or_write_now(agi_server.journal, database, "1795000000.9", ANSWER, data, timeout_s=0.5) is False
+    assert time.monotonic() - started < 1.0
+    assert [e.kind for e in agi_server.journal.waiting()] == [ANSWER]
 
 
 def test_journal_entries_survive_a_restart_and_are_replayed_by_the_next_process(tmp_path):

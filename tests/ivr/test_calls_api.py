@@ -17,6 +17,8 @@ from tests.support.console_client import put_console_session
 CONTRACT_FIELDS = {
     "id", "uniqueid", "caller", "caller_name", "state", "priority", "service_choice", "started_at", "queued_at",
     "answered_at", "ended_at", "agent", "location", "statement", "category_hint", "prank_suspect", "incident_id",
+    # Queue first (December 2026): Asterisk's answer, and the answer time counted from it.
+    "pbx_answered_at", "answer_delay_s", "queue_wait_s",
 }
 
 
@@ -59,6 +61,7 @@ def test_call_shows_exactly_the_contract_fields_with_location_and_statement(clie
     assert body["statement"]["transcript"] == "kebakaran" and body["statement"]["transcript_status"] == "done"
     assert body["caller_name"] == "<b>Budi</b>" and body["service_choice"] == "fire"
     assert body["started_at"].endswith("Z") and body["answered_at"] is None
+    assert body["answer_delay_s"] is None and body["queue_wait_s"] is None
 
 
 def test_call_from_the_ivr_reads_back_through_the_api(client, make_token, place_call):

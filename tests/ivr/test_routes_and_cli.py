@@ -13,7 +13,9 @@ from siaga112.settings import CONFIG_DIR
 DIALPLAN = CONFIG_DIR / "asterisk" / "extensions.conf"
 SOUNDS = CONFIG_DIR / "asterisk" / "sounds"
 PROMPTS = ("welcome", "choose_service", "record_statement", "silent_check", "silent_confirmed",
-           "prank_warning", "connecting")
+           "prank_warning", "connecting", "greeting", "statement_request", "silent_noted")
+MUSICONHOLD = CONFIG_DIR / "asterisk" / "musiconhold.conf"
+QUEUES = CONFIG_DIR / "asterisk" / "queues.conf"
 
 
 def dialplan_agi_paths(text: str) -> set[str]:
@@ -30,8 +32,30 @@ def test_every_agi_path_of_the_shipped_dialplan_has_a_step():
     assert paths <= set(ROUTES), f"paths without a step: {sorted(paths - set(ROUTES))}"
 
 
-def test_the_step_table_holds_the_three_contract_paths():
-    assert set(ROUTES) == {"ivr", "agent-connected", "call-ended"}
+def test_the_step_table_holds_the_contract_paths_and_the_queue_first_intake():
+    assert set(ROUTES) == {"intake", "ivr", "agent-connected", "call-ended"}
+
+
+def test_the_shipped_dialplan_runs_nothing_of_ours_on_the_bridge_or_after_the_hang_up():
+    code = "\n".join(line.split(";", 1)[0] for line in DIALPLAN.read_text().splitlines())
+    calls = [line.split("Queue(", 1)[1].rsplit(")", 1)[0].split(",") for line in code.splitlines() if "Queue(112" in line]
+    # Queue(name,options,URL,announce,timeout,AGI,gosub,rule,position): no AGI, no member gosub.
+    assert calls and all(len(args) == 9 and args[5] == "" and args[6] == "" for args in calls), calls
+    assert dialplan_agi_paths(code) == {"intake", "ivr"}
+    assert "membergosub" not in "\n".join(line.split(";", 1)[0] for line in QUEUES.read_text().splitlines())
+
+
+def test_every_hold_class_plays_shipped_files_greeting_first_and_quiet_last():
+    text = MUSICONHOLD.read_text()
+    folders = re.findall(r"^directory\s*=\s*sounds/(\S+)", text, re.M)
+    assert folders == ["siaga112/hold-id", "siaga112/hold-silent-id"]
+    hold = sorted(p.name for p in (SOUNDS / folders[0]).glob("*.wav"))
+    assert hold == ["1-greeting.wav", "2-quiet.wav", "3-waiting.wav"]
+    assert sorted(p.name for p in (SOUNDS / folders[1]).glob("*.wav")) == ["1-noted.wav", "2-quiet.wav"]
+    assert "periodic-announce =" not in QUEUES.read_text()  # an announcement would hold up ringing
+    import wave
+    with wave.open(str(SOUNDS / "siaga112/hold-id/1-greeting.wav")) as greeting:
+        assert greeting.getnframes() / greeting.getframerate() <= 3.0
 
 
 def test_agi_paths_are_found_in_dialplan_lines():
@@ -57,7 +81,7 @@ def test_simulate_call_places_a_call_and_prints_what_happened(cli_runner, agi_se
     assert result.exit_code == 0, result.output
     assert "ANSWER" in result.output and "set QUEUE_PRIO = " in result.output
     assert "set SIAGA_SERVICE = fire" in result.output
-    assert result.output.rstrip().endswith("AGISTATUS=SUCCESS")
+    assert "AGISTATUS=SUCCESS\ncall 1 waits in the queue" in result.output
 
 
 def test_simulate_call_with_a_pidf_lo_and_a_cell_sends_them_as_the_network_would(cli_runner, agi_server, shared_data):

@@ -12,12 +12,19 @@ What it reproduces, byte for byte in form (CRLF lines, a blank line ends a messa
   ListCommands to show available commands.`;
 - `Logoff`: `Response: Goodbye` / `Message: Thanks for all the fish.`, then the connection closes.
 Every reply carries the `ActionID` the client sent, in the order Asterisk writes it.
+
+For the call path's event listener it also: sends events (`emit`) to every connection that
+logged in with events on, each with a `Timestamp` as `timestampevents = yes` writes it; answers
+`QueueStatus` and `CoreShowChannels` with the event lists Asterisk sends (`queue_entries`,
+`channels`), `QueueChangePriorityCaller` with `Priority change for caller on queue`, and can
+drop every connection at once (`drop`), as an Asterisk restart does.
 """
 
 from __future__ import annotations
 
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 
 BANNER = "Asterisk Call Manager/11.0.0"
@@ -59,6 +66,9 @@ class AmiPeer:
     silent: bool = False  # accept connections and say nothing (a hung manager)
     actions: list[ReceivedAction] = field(default_factory=list)
     connections: int = 0
+    queue_entries: list[list[tuple[str, str]]] = field(default_factory=list)  # QueueEntry headers, no ActionID
+    channels: list[list[tuple[str, str]]] = field(default_factory=list)  # CoreShowChannel headers
+    variables: dict[tuple[str, str], str] = field(default_factory=dict)  # (channel, name) -> value, for Getvar
 
     def __post_init__(self) -> None:
         self._condition = threading.Condition()
@@ -71,6 +81,7 @@ class AmiPeer:
         self._clients: list[socket.socket] = []
         self._stopping = threading.Event()
         self._uniqueid = 1795346546
+        self._listeners: dict[int, socket.socket] = {}  # connection number -> socket, events on
 
     # -- life cycle ------------------------------------------------------------------------
     def __enter__(self) -> "AmiPeer":
@@ -111,6 +122,38 @@ class AmiPeer:
                 raise AssertionError(f"the AMI peer did not receive {count} {name} action(s) in {timeout} s")
             return [a for a in self.actions if a.name.lower() == name.lower()]
 
+    def emit(self, headers: list[tuple[str, str]], *, at: float | None = None) -> int:
+        """Send one event to every logged-in connection with events on; returns how many got it."""
+        stamp = f"{(time.time() if at is None else at):.6f}"
+        event = [*headers, ("Timestamp", stamp)] if not any(k == "Timestamp" for k, _ in headers) else headers
+        with self._condition:
+            targets = list(self._listeners.items())
+        sent = 0
+        for _number, client in targets:
+            try:
+                _send(client, event)
+                sent += 1
+            except OSError:
+                pass
+        return sent
+
+    def wait_for_listeners(self, count: int = 1, timeout: float = 5.0) -> None:
+        """Block until `count` connections are logged in with events on."""
+        with self._condition:
+            if not self._condition.wait_for(lambda: len(self._listeners) >= count, timeout):
+                raise AssertionError(f"{count} event listener(s) did not log in within {timeout} s")
+
+    def drop(self) -> None:
+        """Close every connection, as Asterisk does when it restarts."""
+        with self._condition:
+            clients = list(self._clients)
+            self._listeners.clear()
+        for client in clients:
+            try:
+                client.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     # -- the protocol ------------------------------------------------------------------------
     def _accept_loop(self) -> None:
         while not self._stopping.is_set():
@@ -147,6 +190,8 @@ class AmiPeer:
         except OSError:
             return
         finally:
+            with self._condition:
+                self._listeners.pop(number, None)
             reader.close()
             client.close()
 
@@ -162,6 +207,10 @@ class AmiPeer:
                 state["authenticated"] = True
                 state["events"] = (action.get("Events") or "on").lower() != "off"
                 _send(client, [("Response", "Success"), ("ActionID", action_id), ("Message", "Authentication accepted")])
+                if state["events"]:
+                    with self._condition:
+                        self._listeners[action.connection] = client
+                        self._condition.notify_all()
                 return True
             _send(client, [("Response", "Error"), ("ActionID", action_id), ("Message", "Authentication failed")])
             return False
@@ -174,6 +223,35 @@ class AmiPeer:
         if name.lower() == "ping":
             _send(client, [("Response", "Success"), ("ActionID", action_id), ("Ping", "Pong"),
                            ("Timestamp", "1795346546.000000")])
+            return True
+        if name.lower() == "queuestatus":
+            _send(client, [("Response", "Success"), ("ActionID", action_id), ("EventList", "start"),
+                           ("Message", "Queue status will follow")])
+            for entry in self.queue_entries:
+                _send(client, [("Event", "QueueEntry"), *entry, ("ActionID", action_id)])
+            _send(client, [("Event", "QueueStatusComplete"), ("ActionID", action_id), ("EventList", "Complete"),
+                           ("ListItems", str(len(self.queue_entries)))])
+            return True
+        if name.lower() == "coreshowchannels":
+            _send(client, [("Response", "Success"), ("ActionID", action_id), ("EventList", "start"),
+                           ("Message", "Channels will follow")])
+            for channel in self.channels:
+                _send(client, [("Event", "CoreShowChannel"), ("ActionID", action_id), *channel])
+            _send(client, [("Event", "CoreShowChannelsComplete"), ("ActionID", action_id), ("EventList", "Complete"),
+                           ("ListItems", str(len(self.channels)))])
+            return True
+        if name.lower() == "getvar":
+            value = self.variables.get((action.get("Channel") or "", action.get("Variable") or ""))
+            if value is None:
+                _send(client, [("Response", "Success"), ("ActionID", action_id), ("Variable", action.get("Variable")),
+                               ("Value", "")])
+            else:
+                _send(client, [("Response", "Success"), ("ActionID", action_id), ("Variable", action.get("Variable")),
+                               ("Value", value)])
+            return True
+        if name.lower() == "queuechangeprioritycaller":
+            _send(client, [("Response", "Success"), ("ActionID", action_id),
+                           ("Message", "Priority change for caller on queue")])
             return True
         if name.lower() == "originate":
             _send(client, [("Response", "Success"), ("ActionID", action_id),

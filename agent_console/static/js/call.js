@@ -6,7 +6,7 @@
   const page = document.getElementById("call-page");
   const callId = Number(page.dataset.callId);
   let call = JSON.parse(document.getElementById("call-state").textContent);
-  const map = SiagaMap.create("call-map");
+  const map = SiagaMap.create("call-map", { legend: ["caller", "accuracy", "incident"] });
   const markers = L.featureGroup().addTo(map);
   let fitted = false;
 
@@ -34,7 +34,11 @@
     marks.replaceChildren();
     if (call.repeat_count > 0) marks.append(el("span", { class: "mark repeat" }, `${t("mark.repeat")} ×${call.repeat_count}`));
     if (call.prank_suspect) marks.append(el("span", { class: "mark prank" }, t("mark.prank")));
-    if (call.silent) marks.append(el("span", { class: "mark silent" }, t("mark.silent")));
+    if (call.silent_emergency) marks.append(el("span", { class: "mark silent-emergency" }, t("mark.silent_emergency")));
+    else if (call.silent) marks.append(el("span", { class: "mark silent" }, t("mark.silent")));
+    page.querySelector(".call-head").classList.toggle("silent-emergency", Boolean(call.silent_emergency));
+    text("call-place", Siaga.place(call.place));
+    text("call-landmark", call.landmark ? `“${call.landmark}”` : "");
     const link = document.getElementById("call-incident-link");
     link.hidden = !call.incident_id;
     if (call.incident_id) { link.href = `/incidents/${call.incident_id}`; link.textContent = `${t("call.joined")} #${call.incident_id}`; }
@@ -67,6 +71,11 @@
   }
 
   function renderMap() {
+    // No position yet: say so and what to do, instead of an empty grey box.
+    const empty = call.fixes.length === 0;
+    document.getElementById("call-map").hidden = empty;
+    document.getElementById("call-map-empty").hidden = !empty;
+    if (!empty) map.invalidateSize();
     markers.clearLayers();
     for (const fix of call.fixes) {
       const best = call.location && fix.lat === call.location.lat && fix.lon === call.location.lon;
@@ -117,17 +126,36 @@
   document.getElementById("manual-fix").addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = event.target;
+    const errorNode = document.getElementById("manual-error");
     const accuracy = form.accuracy_m.value.trim();
+    const latText = form.lat.value.trim().replace(",", "."), lonText = form.lon.value.trim().replace(",", ".");
+    const landmark = form.note.value.trim();
+    const numeric = /^[-+]?\d+(\.\d+)?$/;
+    // The caller's words alone are worth keeping: a landmark needs no coordinates.
+    if (!latText && !lonText) {
+      if (!landmark) { errorNode.textContent = t("incident.both_coords"); form.note.focus(); return; }
+      try {
+        call = await api("POST", `/api/v1/console/calls/${callId}/landmark`, { landmark });
+        form.reset();
+        errorNode.textContent = t("call.landmark_saved");
+        render();
+      } catch (error) { errorNode.textContent = error.message; }
+      return;
+    }
+    if (!latText || !lonText) { errorNode.textContent = t("incident.both_coords"); return; }
+    const lat = numeric.test(latText) ? Number(latText) : NaN, lon = numeric.test(lonText) ? Number(lonText) : NaN;
+    if (!(lat >= -90 && lat <= 90)) { errorNode.textContent = t("incident.bad_lat"); form.lat.focus(); return; }
+    if (!(lon >= -180 && lon <= 180)) { errorNode.textContent = t("incident.bad_lon"); form.lon.focus(); return; }
     try {
       call = await api("POST", `/api/v1/console/calls/${callId}/fixes`, {
-        lat: Number(form.lat.value.replace(",", ".")), lon: Number(form.lon.value.replace(",", ".")),
-        accuracy_m: accuracy ? Number(accuracy) : null, note: form.note.value,
+        lat, lon, accuracy_m: accuracy ? Number(accuracy) : null, note: landmark,
       });
+      if (landmark) call = await api("POST", `/api/v1/console/calls/${callId}/landmark`, { landmark });
       form.reset();
-      document.getElementById("manual-error").textContent = "";
+      errorNode.textContent = "";
       render();
     } catch (error) {
-      document.getElementById("manual-error").textContent = error.message;
+      errorNode.textContent = error.message;
     }
   });
   key("n", () => document.getElementById("call-new-incident").click());

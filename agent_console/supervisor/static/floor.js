@@ -27,7 +27,7 @@
 
   function soon() { if (!timer) timer = setTimeout(refresh, SETTLE_MS); }
 
-  if (typeof Siaga !== "undefined") Siaga.on("call.queued call.updated call.answered call.ended alarm.new alarm.updated incident.created incident.updated", soon);
+  if (typeof Siaga !== "undefined") Siaga.on("call.queued call.updated call.answered call.ended alarm.new alarm.updated incident.created incident.updated agent.status", soon);
   setInterval(soon, REFRESH_MS);
   setInterval(tick, 1000);
 })();
