@@ -16,6 +16,7 @@ builds both from ../shared/asterisk/kit; `scripts/test` runs it first).
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 
@@ -40,6 +41,10 @@ IVR_SETTINGS = {
     "statement_silence_seconds": 2,
     "service_choice_timeout_ms": 1000,
     "silent_check_timeout_ms": 1000,
+    # No transcription: it is not what these tests are about, and Whisper on 100 statements at
+    # once would take the machine (speech is tested in tests/recordings).
+    "speech_engine": "vosk",
+    "vosk_model": "",
 }
 
 
@@ -126,10 +131,23 @@ def center(runtime):
     from siaga112.serve import start_services, stop_services
 
     services = start_services(runtime, SERVICE_FACTORIES, ["agi", "web"])
-    center = Center(runtime, {service.name: service for service in services})
+    # An event stream notices its client has gone only when it next writes: a heartbeat a
+    # second lets the web service stop at once after a test.
+    by_name = {service.name: service for service in services}
+    by_name["web"].app.config["SSE_HEARTBEAT_SECONDS"] = 1.0
+    center = Center(runtime, by_name)
     yield center
+    # As `siaga112 serve` stops: tell background work, then stop the services. The IVR's
+    # listeners (statement transcription, the work after a call) are stopped too, which serve
+    # does not do yet: their threads would outlive the test.
+    runtime.stopping.set()
     center.stop_ami()
     stop_services(services)
+    hooks = by_name["agi"].hooks
+    for listener in (hooks.statement_listener, hooks.call_ended_listener):
+        stop = getattr(listener, "stop", None)
+        if callable(stop):
+            stop()
 
 
 @pytest.fixture
@@ -137,8 +155,8 @@ def asterisk_factory(asterisk_tools, tmp_path, request):
     """start(agi_port=..., call_takers=3, globals_=None, recordings=None) -> a booted Asterisk; all
     stopped at the end.
 
-    Its folder is removed afterwards; when the test failed, its logs are kept under the test's
-    tmp_path (asterisk-N/) for reading."""
+    Its folder is removed afterwards; when the test failed (or SIAGA112_KEEP_ASTERISK is set),
+    its configuration and logs are kept under the test's tmp_path (asterisk-N/) for reading."""
     started: list[Asterisk] = []
 
     def start(*, agi_port: int, call_takers: int = 3, globals_: dict[str, str] | None = None,
@@ -151,9 +169,10 @@ def asterisk_factory(asterisk_tools, tmp_path, request):
 
     yield start
     failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    keep = failed or bool(os.environ.get("SIAGA112_KEEP_ASTERISK"))
     for index, pbx in enumerate(started):
         pbx.stop()
-        if failed:
+        if keep:
             keep = tmp_path / f"asterisk-{index}"
             shutil.copytree(pbx.root, keep, ignore=shutil.ignore_patterns("sounds", "moh", "*.ctl"), symlinks=True)
         shutil.rmtree(pbx.root, ignore_errors=True)
@@ -167,11 +186,14 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture
-def asterisk(asterisk_factory, center, request):
+def asterisk(center, asterisk_factory, request):
     """Asterisk with the shipped files, its FastAGI pointed at `center`, and `center`'s AMI
     settings pointed at it. Options: @pytest.mark.pbx(call_takers=10, globals_={...}, agi=...),
     agi being "center" (the default), "down" (nothing listens) or "stalled" (a server that
-    accepts and never answers; the fixture `stalled_agi` counts its connections)."""
+    accepts and never answers; the fixture `stalled_agi` counts its connections).
+
+    `center` is set up first so that it is stopped after Asterisk: the calls Asterisk ends as
+    it stops still reach call-ended."""
     marker = request.node.get_closest_marker("pbx")
     options = dict(marker.kwargs) if marker else {}
     agi = options.pop("agi", "center")

@@ -59,4 +59,4 @@ def test_a_supervisor_listens_to_a_live_call_through_chanspy(
     assert spy.get("SpyerChannel", "").startswith("PJSIP/2001-")
     assert connected.get("Interface") == "PJSIP/1001"
     assert eventually(lambda: supervisor_phone.answered() == 1, what="the supervisor's phone answered")
-    assert caller.wait(40) == 0, caller.report()
+    assert caller.running(), "the caller's call ended while the supervisor listened"
