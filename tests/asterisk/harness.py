@@ -822,8 +822,11 @@ class ConsoleSession:
         try:
             for line in self._stream.iter_lines(decode_unicode=True):
                 if line and line.startswith("data: "):
+                    event = json.loads(line[6:])
+                    if "kind" not in event:  # the stream's heartbeat ({"at": ...}), no event
+                        continue
                     with self._changed:
-                        self.events.append(json.loads(line[6:]))
+                        self.events.append(event)
                         self._changed.notify_all()
         except (requests.RequestException, AttributeError, ValueError):
             return

@@ -13,10 +13,12 @@ from tests.support.console_client import PASSWORD
 def test_a_call_back_rings_the_call_takers_phone_then_the_citizen_through_the_trunk(
         asterisk, center, sipp, phones, ami, console, make_user, database):
     make_user("calltaker", username="ani", phone_interface="PJSIP/1001")
-    [phone] = phones(1, answer_ms=300, talk_ms=4000)
     citizen = sipp.network(answer_ms=500, talk_ms=None)
+    # Queue first: with a call-taker's phone registered the caller would be connected at once, so
+    # the phone registers only after the caller gave up waiting.
     caller = sipp.trunk_call(caller="+6288888888888", hangup_ms=3000)  # hangs up while waiting
     assert caller.wait(30) == 0, caller.report()
+    [phone] = phones(1, answer_ms=300, talk_ms=4000)
     call = eventually(lambda: next((c for c in calls(database) if c.ended_at), None), what="the dropped call on record")
     screen = console("ani", PASSWORD)
 

@@ -36,9 +36,10 @@ def test_a_caller_who_hangs_up_while_talking_to_the_call_taker_leaves_a_complete
         asterisk, sipp, phones, ami, database):
     [phone] = phones(1, answer_ms=500, talk_ms=None)  # the call-taker stays until the caller goes
 
-    caller = sipp.trunk_call(caller="+6283333333333", hangup_ms=32_000)
+    caller = sipp.trunk_call(caller="+6283333333333", hangup_ms=12_000)
 
-    ami.wait_event("AgentConnect", Queue="112", timeout=32)
+    ami.wait_event("AgentConnect", Queue="112", timeout=12)
+    assert caller.running(), "the caller hung up before talking to the call-taker"
     assert caller.wait(30) == 0, caller.report()
     call = _the_call(database, "+6283333333333")
     assert call.state == "completed" and call.answered_at < call.ended_at
