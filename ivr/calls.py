@@ -284,7 +284,7 @@ class IntakeCall:
         for job, call in zip(jobs, opened):
             facts = PriorityFacts(known_location=call.fix_count > 0, repeat_count=call.repeat_count,
                                   prank_suspect=call.prank_suspect)
-            outcome = IvrOutcome(state="queued", ivr_step=job.new.ivr_step, prank_suspect=call.prank_suspect,
+            outcome = IvrOutcome(state="queued", ivr_step="intake", prank_suspect=call.prank_suspect,
                                  repeat_count=call.repeat_count, recordings=job.recordings,
                                  summary={"caller": job.new.caller, "caller_name": job.new.caller_name,
                                           "uniqueid": job.new.uniqueid, "silent": False,

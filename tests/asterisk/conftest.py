@@ -173,8 +173,7 @@ def asterisk_factory(asterisk_tools, tmp_path, request):
     for index, pbx in enumerate(started):
         pbx.stop()
         if keep:
-            keep = tmp_path / f"asterisk-{index}"
-            shutil.copytree(pbx.root, keep, ignore=shutil.ignore_patterns("sounds", "moh", "*.ctl"), symlinks=True)
+            shutil.copytree(pbx.root, tmp_path / f"asterisk-{index}", ignore=shutil.ignore_patterns("sounds", "moh", "*.ctl"), symlinks=True)
         shutil.rmtree(pbx.root, ignore_errors=True)
 
 
