@@ -149,3 +149,24 @@ def monitor(runtime, supervisor, call, mode: str, *, ip: str | None = None) -> s
     action_id = reply.get("ActionID")
     _audit(runtime, supervisor, f"monitor.{mode}", f"call:{call.id}", {**detail, "result": "queued", "action_id": action_id}, ip)
     return action_id
+
+
+def pause_member(runtime, user, paused: bool) -> bool | None:
+    """Pause or unpause a call-taker's phone in queue 112 when they go on break or come back.
+
+    A phone on break must not ring while its owner is away, nor stay paused once they press
+    "ready". Asterisk is told with AMI `QueuePause`; None when there is no manager account or
+    the person has no phone, False when Asterisk did not take it (logged: the console still
+    shows the state, and the supervisor sees it on the floor).
+    """
+    interface = (user.phone_interface or "").strip()
+    if not runtime.settings.ami_username or not interface:
+        return None
+    fields = [("Interface", interface), ("Paused", "true" if paused else "false"), ("Queue", "112"),
+              ("Reason", "break" if paused else "ready")]
+    try:
+        client(runtime).send_action("QueuePause", fields)
+    except AmiError as error:
+        log.warning("queue 112: %s not %s: %s", interface, "paused" if paused else "unpaused", error)
+        return False
+    return True

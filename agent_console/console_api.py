@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, request
 from sqlalchemy import select
 
-from agent_console import callback, present
+from agent_console import ami, callback, present
 from routing.geo import validate_point
 from siaga112 import audit, events
 from siaga112.auth import require
@@ -185,7 +185,11 @@ def set_my_status():
         events.publish(db(), "agent.status", {"username": user.username, "status": status,
                                               "status_at": iso(user.status_at)})
         db().commit()
-    return jsonify(name=user.username, role=user.role, status=user.status, status_at=iso(user.status_at))
+    # After the commit: the phone follows the state the person chose, and a telephone system
+    # that is away changes nothing of that choice (queue_paused says whether Asterisk took it).
+    queue_paused = ami.pause_member(runtime(), user, paused=status == "break")
+    return jsonify(name=user.username, role=user.role, status=user.status, status_at=iso(user.status_at),
+                   queue_paused=queue_paused)
 
 
 @bp.get("/jurisdictions.geojson")

@@ -260,3 +260,37 @@ def test_monitor_refuses_an_agent_interface_that_would_add_chanspy_options(runti
         ami.monitor(runtime, boss, call, "listen")
     assert refused.value.code == "not_connected"
     assert peer.actions == []
+
+
+def _set_my_status(client, database, status: str):
+    from tests.support.console_client import csrf_token
+
+    return client.post("/api/v1/console/me/status", json={"status": status},
+                       headers={"X-CSRFToken": csrf_token(client, "/")})
+
+
+def test_a_break_pauses_the_call_takers_phone_in_queue_112_and_ready_unpauses_it(client, database, runtime, peer):
+    from tests.support.console_client import sign_in
+
+    point_at(runtime, peer)
+    sign_in(client, database, "calltaker", phone_interface="PJSIP/1001")
+
+    on_break = _set_my_status(client, database, "break")
+    assert on_break.status_code == 200 and on_break.get_json()["queue_paused"] is True
+    back = _set_my_status(client, database, "available")
+    assert back.status_code == 200 and back.get_json()["queue_paused"] is True
+
+    pauses = peer.wait_for_action("QueuePause", count=2)
+    assert [(a.get("Interface"), a.get("Queue"), a.get("Paused")) for a in pauses] == [
+        ("PJSIP/1001", "112", "true"), ("PJSIP/1001", "112", "false")]
+
+
+def test_a_break_is_kept_when_the_telephone_system_is_not_set_up(client, database, runtime):
+    from tests.support.console_client import sign_in
+
+    runtime.settings.ami_username = ""
+    sign_in(client, database, "calltaker", phone_interface="PJSIP/1001")
+
+    response = _set_my_status(client, database, "break")
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "break" and response.get_json()["queue_paused"] is None

@@ -249,6 +249,11 @@ class AmiPeer:
                 _send(client, [("Response", "Success"), ("ActionID", action_id), ("Variable", action.get("Variable")),
                                ("Value", value)])
             return True
+        if name.lower() == "queuepause":
+            _send(client, [("Response", "Success"), ("ActionID", action_id),
+                           ("Message", "Interface paused successfully" if (action.get("Paused") or "").lower()
+                            in ("true", "yes", "1") else "Interface unpaused successfully")])
+            return True
         if name.lower() == "queuechangeprioritycaller":
             _send(client, [("Response", "Success"), ("ActionID", action_id),
                            ("Message", "Priority change for caller on queue")])
