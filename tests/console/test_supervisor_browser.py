@@ -71,7 +71,9 @@ def test_floor_fits_a_1366x768_screen(console, logged_in_page, database):
         session.flush()
         for i, delay in enumerate([4, 6, 8, 9, 12, 16, 22, 7, 5, 30]):
             queued = now - timedelta(minutes=10 + i)
-            session.add(Call(uniqueid=f"c{i}", caller="+628123", state="completed", started_at=queued - timedelta(seconds=25),
+            # Queue first: the caller joins the queue as Asterisk answers, so the answer time
+            # (counted from Asterisk's answer) is the wait in the queue.
+            session.add(Call(uniqueid=f"c{i}", caller="+628123", state="completed", started_at=queued,
                              queued_at=queued, answered_at=queued + timedelta(seconds=delay), prank_suspect=i == 3))
         session.add(Call(uniqueid="live", caller="+628124", state="answered", agent_id=ani.id,
                          agent_interface="PJSIP/1001", started_at=now, queued_at=now, answered_at=now))
