@@ -19,7 +19,7 @@ from siaga112.db import iso, utcnow
 from siaga112.errors import ApiError
 from siaga112.models import Alarm, Call, LinkMedia, LocationLink
 from siaga112.web import db, json_body, runtime
-from siaga112.web_input import is_record_id, record_id
+from siaga112.web_input import is_record_id, legal_hold_request, record_id
 
 bp = Blueprint("location_link_api", __name__, url_prefix="/api/v1")
 
@@ -271,13 +271,7 @@ def evidence_file(media_id: int):
 @bp.post("/evidence/<int:media_id>/hold")
 @require(LISTEN_SCOPE)
 def evidence_hold(media_id: int):
-    body = json_body()
-    hold = body.get("hold")
-    if not isinstance(hold, bool):
-        raise ApiError(400, "invalid_hold", "Send {\"hold\": true} to hold it, false to release it.")
-    reason = body.get("reason")
-    if reason is not None and not isinstance(reason, str):
-        raise ApiError(400, "invalid_reason", "The reason must be text.")
+    hold, reason = legal_hold_request(json_body(), "it")
     media = _media(media_id)
     if media.state == "removed":
         raise ApiError(409, "removed", "This was removed already; there is nothing to hold.")

@@ -22,7 +22,7 @@ from siaga112.db import iso
 from siaga112.errors import ApiError
 from siaga112.models import Recording
 from siaga112.web import db, json_body
-from siaga112.web_input import record_id
+from siaga112.web_input import legal_hold_request, record_id
 
 bp = Blueprint("recordings_api", __name__, url_prefix="/api/v1")
 
@@ -118,13 +118,7 @@ def recording_audio(recording_id: int):
 @bp.post("/recordings/<int:recording_id>/hold")
 @require(LISTEN_SCOPE)
 def recording_hold(recording_id: int):
-    body = json_body()
-    hold = body.get("hold")
-    if not isinstance(hold, bool):
-        raise ApiError(400, "invalid_hold", "Send {\"hold\": true} to hold the recording, false to release it.")
-    reason = body.get("reason")
-    if reason is not None and not isinstance(reason, str):
-        raise ApiError(400, "invalid_reason", "The reason must be text.")
+    hold, reason = legal_hold_request(json_body(), "the recording")
     recording = _get(recording_id)
     if recording.state == "removed":
         raise ApiError(409, "removed", "This recording was removed already; there is nothing to hold.")

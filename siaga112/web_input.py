@@ -141,3 +141,15 @@ def init_app(app) -> None:
     """Install the bounded id converter (before any blueprint is registered) and the JSON reader."""
     app.url_map.converters["int"] = RecordIdConverter
     app.json = LimitedJSONProvider(app)
+
+
+def legal_hold_request(body: dict, what: str) -> tuple[bool, str | None]:
+    """`{"hold": true|false, "reason"?: text}` of a legal-hold request for a recording or evidence,
+    or a clear 400; `what` names the thing in the message ("the recording", "it")."""
+    hold = body.get("hold")
+    if not isinstance(hold, bool):
+        raise ApiError(400, "invalid_hold", f"Send {{\"hold\": true}} to hold {what}, false to release it.")
+    reason = body.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise ApiError(400, "invalid_reason", "The reason must be text.")
+    return hold, reason
