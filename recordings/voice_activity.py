@@ -36,7 +36,9 @@ class VadSettings:
     # lasts): longer than a breath between sentences, so that a caller going on after a few words
     # does not cost a decode thrown away, and short enough for the text to follow the end soon.
     tentative_pause_s: float = 0.8
-    tentative_every_s: float = 5.0  # speech without such pauses gets a provisional guess this often
+    # Speech without such pauses gets a provisional guess this often (never final, so thrown away:
+    # rare enough that it seldom still runs when the caller stops and the final decode must start).
+    tentative_every_s: float = 8.0
     start_frames: int = 3  # voiced frames (of the last `start_window`) that open an utterance
     start_window: int = 5
     preroll_s: float = 0.2  # audio kept before the first voiced frame ...

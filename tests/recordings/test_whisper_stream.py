@@ -53,12 +53,12 @@ def test_a_short_tail_the_caller_talks_over_is_decoded_again_with_what_followed(
 def test_a_breath_after_a_few_words_costs_no_decode_and_a_guess_mid_speech_is_the_cheap_search():
     engine = CountingEngine()
     stream = engine.stream(RATE)
-    stream.feed(line(("pause", 0.5), ("speech", 2.0), ("pause", 0.4), ("speech", 2.5), ("pause", 2.0)))
+    stream.feed(line(("pause", 0.5), ("speech", 2.0), ("pause", 0.4), ("speech", 7.0), ("pause", 2.0)))
 
     stream.finish()
 
-    # No decode at the breath; one provisional guess once 5 s had been spoken, then the utterance.
-    assert engine.heard == [(0.3, 5.3), (0.3, 5.6)]
+    # No decode at the breath; one provisional guess once 8 s had been spoken, then the utterance.
+    assert engine.heard == [(0.3, 8.3), (0.3, 10.08)]
     assert engine.beams == [1, None]  # the guess, never final, with beam 1; the final with the setting's
 
 
