@@ -110,6 +110,24 @@ def run_on(word: Word, voiced_end_s: float | None) -> bool:
             or (voiced_end_s is not None and word.start >= voiced_end_s))
 
 
+# Whisper's own belief that a stretch holds no speech, above which a segment after the first is
+# taken as written on into the silence (the caller's segments score 0.02-0.1; the run-on
+# "kecelakaan, jalan rusak, tolong ..." after a statement's last word, 0.8-0.9).
+RUN_ON_NO_SPEECH = 0.6
+
+
+def run_on_segment(segment, voiced_end: float | None) -> bool:
+    """A decoded segment that starts where the voice had stopped, or that the model itself heard as no speech.
+
+    `voiced_end` is in the decoded stretch's own seconds. Whisper writes such a segment, hotwords
+    or the utterance again, into the silence after the audio; its words all squeezed into its
+    last instant.
+    """
+    if voiced_end is not None and segment.start >= voiced_end - 0.1:
+        return True
+    return segment.start > 0.0 and segment.no_speech_prob >= RUN_ON_NO_SPEECH
+
+
 def without_run_on(heard: list[Word], voiced_end_s: float | None) -> tuple[list[Word], bool]:
     """The words less those written on past the speech at the end, and whether any were dropped.
 
@@ -244,6 +262,9 @@ class WhisperEngine:
         seconds = audio.size / WHISPER_RATE
         beyond = False
         for segment in segments:
+            if run_on_segment(segment, voiced_end_s - offset_s if voiced_end_s is not None else None):
+                beyond = True
+                continue
             texts.append(segment.text.strip())
             for word in segment.words or ():
                 text = word.word.strip()

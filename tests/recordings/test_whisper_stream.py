@@ -113,3 +113,53 @@ def test_a_word_after_the_voice_stopped_is_dropped_even_when_the_model_believes_
     kept, _ = without_run_on(heard, voiced_end_s=1.4)
     # The first word, barely believed, is the caller's: only the end is trimmed.
     assert [w.text for w in kept] == ["banjir", "besar"]
+
+
+class CapturedModel:
+    """Stands in for faster-whisper: gives back the segments it was given, as transcribe() does."""
+
+    def __init__(self, segments):
+        self.segments = segments
+
+    def transcribe(self, audio, **options):
+        return iter(self.segments), None
+
+
+def segment(start, end, no_speech_prob, *words):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(start=start, end=end, no_speech_prob=no_speech_prob,
+                           text=" " + " ".join(w for w, *_ in words),
+                           words=[SimpleNamespace(word=" " + w, start=s, end=e, probability=p) for w, s, e, p in words])
+
+
+def test_a_segment_written_on_after_the_last_word_gives_no_keyword_even_where_its_words_look_heard():
+    from recordings.keywords import triage_matches
+
+    # Captured from the 20 s fire statement's last words ("anak-anak kecil di dalam"), 2.44 s from
+    # 17.5 s, voice until 19.7 s: a second segment of hotwords and the utterance again.
+    model = CapturedModel([
+        segment(0.0, 2.22, 0.02, ("anak", 0.0, 0.54, 0.30), ("-anak", 0.54, 0.88, 0.90), ("kecil", 0.88, 1.42, 0.84),
+                ("di", 1.42, 1.66, 0.59), ("talam", 1.66, 2.22, 0.34)),
+        segment(2.22, 2.42, 0.86, ("kecelakaan,", 2.22, 2.42, 0.10), ("jalan", 2.42, 2.42, 0.02),
+                ("rusak,", 2.42, 2.42, 0.23), ("tolong", 2.42, 2.42, 0.15), ("anak", 2.42, 2.42, 0.03),
+                ("-anak", 2.42, 2.62, 0.37), ("kecil", 2.62, 2.72, 0.44), ("jalan", 2.72, 2.82, 0.47)),
+    ])
+    engine = WhisperEngine(model)
+
+    text, words = engine.decode(bytes(int(2.44 * 8000) * 2), 8000, 17.5, hotwords="kecelakaan, jalan rusak",
+                                voiced_end_s=19.7)
+
+    assert text == "anak -anak kecil di talam" and words[-1].end == 19.72
+    assert triage_matches(text, lang="id")[0] is None
+
+
+def test_a_second_segment_the_model_heard_as_no_speech_is_dropped_without_knowing_where_the_voice_stopped():
+    model = CapturedModel([
+        segment(0.0, 7.0, 0.05, ("sekaran,", 5.86, 6.48, 0.68), ("juga", 6.52, 7.0, 0.34)),
+        segment(7.0, 7.22, 0.87, ("kecelakaan,", 7.0, 7.22, 0.41), ("kebakaran", 7.22, 7.4, 0.5)),
+    ])
+
+    text, _words = WhisperEngine(model).decode(bytes(int(7.24 * 8000) * 2), 8000, 0.0)
+
+    assert text == "sekaran, juga"
