@@ -36,7 +36,7 @@ from typing import Callable, Sequence
 
 from sqlalchemy import select, update
 
-from ivr.calls import IntakeCall, NewCall, answer_call, end_call, epoch_time
+from ivr.calls import LISTENER_STEP, IntakeCall, NewCall, answer_call, end_call, epoch_time
 from ivr.hooks import IvrHooks
 from ivr.identity import caller_name, caller_number, clean_text
 from ivr.priority import HIGHEST, POINTS
@@ -262,20 +262,13 @@ class CallEvents:
         new = NewCall(uniqueid=uniqueid, channel=clean_text(message.get("Channel"), 200), caller_raw=clean_text(raw, 64),
                       caller=caller_number(raw, settings.phone_region),
                       caller_name=caller_name(None if name in (None, "<unknown>") else name),
-                      ivr_step="ami", answered_at=answered_at)
+                      ivr_step=LISTENER_STEP, answered_at=answered_at, started_at=_when(message))
         window = timedelta(minutes=settings.repeat_call_window_minutes)
+        # Opening is idempotent by uniqueid (ivr/calls.py): whatever the intake stored, before or
+        # at this very moment, stays, and what the event adds (the answer time) fills a gap.
         with self.runtime.database.session() as session:
-            [(call_id, _rated)] = IntakeCall.run_batch(session, [IntakeCall(new, window, recordings or {})])
-            values = {}
-            current = session.execute(select(Call.channel, Call.pbx_answered_at, Call.priority)
-                                      .where(Call.id == call_id)).one()
-            if new.channel and current.channel != new.channel:
-                values["channel"] = new.channel
-            if answered_at is not None and current.pbx_answered_at is None:
-                values.update(pbx_answered_at=answered_at, started_at=answered_at)
-            if values:
-                session.execute(update(Call).where(Call.id == call_id).values(**values))
-        return call_id, current.priority
+            [(call_id, priority)] = IntakeCall.run_batch(session, [IntakeCall(new, window, recordings or {})])
+        return call_id, priority
 
     def _follow(self, call_id: int, uniqueid: str, channel: str, statement: str | None) -> LiveCall:
         call = self.live.get(uniqueid)
