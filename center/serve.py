@@ -37,9 +37,11 @@ class WebService:
         self.port = self.server.port
 
     def start(self) -> None:
+        from routing.alarms.journal import start_replayer
         from siaga112 import events
 
         events.subscriber(self.runtime.database).closing = False
+        start_replayer(self.runtime)  # SOS and button events kept while the database was away
         self.server.start()
         log.info("web console and API on http://%s:%s/", self.server.host, self.port)
 
@@ -51,6 +53,9 @@ class WebService:
         subscriber.close_streams()
         self.server.stop(timeout=3)
         subscriber.stop()
+        from routing.alarms.journal import stop_replayer
+
+        stop_replayer(self.runtime)
 
 
 def _agi(runtime: Runtime) -> Service:

@@ -12,7 +12,9 @@ from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from siaga112 import auth, i18n, idempotency, login_throttle, web_headers, web_input
+from siaga112.bounded import call_within
 from siaga112.errors import ApiError
+from siaga112.journal import database_away
 from siaga112.models import User
 from siaga112.runtime import Runtime
 
@@ -48,6 +50,7 @@ def make_app(runtime: Runtime | None = None, test_config: dict | None = None, bl
         app.config.update(test_config)
     app.extensions["siaga112"] = runtime
     app.extensions["siaga112.health_checks"] = dict(health_checks or {})
+    app.extensions["siaga112.token_memory"] = auth.TokenMemory()
     csrf.init_app(app)
     i18n.init_app(app, language=settings.language, zone=settings.timezone)
     web_input.init_app(app)
@@ -92,8 +95,7 @@ def _load_principal() -> None:
     g.principal = None
     token = auth.bearer_token()
     if token:
-        g.principal = auth.token_principal(db(), token)
-        db().commit()
+        g.principal = _token_principal(token)
         return
     user_id = cookie_session.get("user_id")
     if user_id is not None:
@@ -103,6 +105,37 @@ def _load_principal() -> None:
             g.user = user
         else:
             cookie_session.clear()
+
+
+def _token_principal(token: str) -> auth.Principal | None:
+    """The token's principal, read from the database within `alarm_db_timeout_seconds`.
+
+    The citizen app's SOS must be taken while the database is away, and its token is the first
+    thing read: a token this process has read before is then trusted as it was then
+    (`auth.TokenMemory`), and `g.database_away` tells the view not to wait on the database
+    again. A token never read, with the database away, is answered 503 and resent.
+    """
+    memory: auth.TokenMemory = current_app.extensions["siaga112.token_memory"]
+    rt = runtime()
+
+    def look_up() -> auth.Principal | None:
+        with rt.database.session() as session:
+            return auth.token_principal(session, token)
+
+    try:
+        principal = call_within(look_up, rt.settings.alarm_db_timeout_seconds, name="token-look-up")
+    except Exception as error:
+        if not database_away(error):
+            raise
+        g.database_away = True
+        principal = memory.recall(token)
+        if principal is None:
+            raise ApiError(503, "database_unavailable",
+                           "The database is not answering; send the request again shortly.") from None
+        log.warning("database away (%s): token %s taken as last read", error.__class__.__name__, principal.name)
+        return principal
+    memory.note(token, principal)
+    return principal
 
 
 def console_session_valid(user: User) -> bool:
