@@ -16,10 +16,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ivr.location import CellId, Fix
-from ivr.priority import BASE, PriorityFacts, queue_priority
+from ivr.priority import BASE, HIGHEST, POINTS, PriorityFacts, queue_priority
 from siaga112 import events
 from siaga112.db import iso, utcnow
 from siaga112.models import AmlMessage, Call, CellTower, LocationFix, Recording, Reporter, User
+from siaga112.models.calls import SERVICE_CHOICES
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +255,8 @@ class FinishIvr:
     @classmethod
     def run_batch(cls, session: Session, jobs: list["FinishIvr"]) -> list[int]:
         now = utcnow()
-        in_ivr = set(session.execute(_IN_IVR, {"ids": [job.call_id for job in jobs]}).scalars())
+        current = {row.id: row for row in session.execute(_STATES, {"ids": [job.call_id for job in jobs]})}
+        in_ivr = {call_id for call_id, row in current.items() if row.state == "ivr"}
         unlocated = [job.call_id for job in jobs if not job.facts.known_location]
         if unlocated:
             # An AML message may have reached the call while the caller was in the IVR.
@@ -271,6 +273,11 @@ class FinishIvr:
                                "state": "expected", "created_at": now, "transcript_status": "pending"}
                               for kind, path in outcome.recordings.items())
             if job.call_id not in in_ivr:
+                row = current.get(job.call_id)
+                if row is not None and row.state == "queued" and priority > row.priority:
+                    notices.append(("call.updated", {"id": job.call_id, "priority": priority}, None))
+                else:
+                    priorities[-1] = row.priority if row is not None else priority
                 # Never move a call backwards: another writer has it queued already (the AMI
                 # listener, or the intake's twin), or `call-ended` closed it (Asterisk ends the AGI
                 # at a hang-up and runs `h` at once). What this one knew is added: its IVR step,
@@ -300,11 +307,6 @@ class FinishIvr:
             session.execute(_FINISH_CALL, updates)
         if merges:
             session.execute(_MERGE_FINISH, merges)
-            on_record = dict(session.execute(_PRIORITIES, {"ids": [m["b_id"] for m in merges]}).all())
-            priorities = [on_record.get(job.call_id, p) if job.call_id not in in_ivr else p
-                          for job, p in zip(jobs, priorities)]
-            notices.extend(("call.updated", {"id": call_id, "priority": on_record.get(call_id)}, None)
-                           for call_id in dict.fromkeys(m["b_id"] for m in merges))
         if recordings:
             session.execute(_recordings_insert(session), recordings)
         events.publish_many(session, notices, now=now)
@@ -328,6 +330,7 @@ class IntakeCall:
     new: NewCall
     repeat_window: timedelta
     recordings: dict[str, str] = field(default_factory=dict)  # kind -> path Asterisk writes
+    queued_at: datetime | None = None  # when the caller joined the queue (an event's, a journal entry's time); None: now
 
     @classmethod
     def run_batch(cls, session: Session, jobs: list["IntakeCall"]) -> list[tuple[int, int]]:
@@ -338,7 +341,7 @@ class IntakeCall:
                                   prank_suspect=call.prank_suspect)
             outcome = IvrOutcome(state="queued", ivr_step=job.new.ivr_step, prank_suspect=call.prank_suspect,
                                  repeat_count=call.repeat_count, recordings=job.recordings,
-                                 summary={"caller": job.new.caller, "caller_name": job.new.caller_name,
+                                 at=job.queued_at, summary={"caller": job.new.caller, "caller_name": job.new.caller_name,
                                           "uniqueid": job.new.uniqueid, "silent": False,
                                           "pbx_answered_at": iso(job.new.answered_at)})
             finishes.append(FinishIvr(call.id, outcome, facts))
@@ -395,7 +398,6 @@ _FINISH_CALL = update(CALLS).where(CALLS.c.id == bindparam("b_id"), CALLS.c.stat
     {name: bindparam(f"b_{name}") for name in (
         "state", "priority", "ivr_step", "service_choice", "silent", "silent_emergency", "prank_suspect",
         "repeat_count", "ivr_error", "queued_at", "ended_at")})
-_IN_IVR = select(CALLS.c.id).where(CALLS.c.id.in_(bindparam("ids", expanding=True)), CALLS.c.state == "ivr")
 _MERGE_STEP = bindparam("b_ivr_step", type_=CALLS.c.ivr_step.type)
 _MERGE_PRIORITY = bindparam("b_priority", type_=CALLS.c.priority.type)
 _MERGE_FINISH = update(CALLS).where(CALLS.c.id == bindparam("b_id")).values(
@@ -406,7 +408,7 @@ _MERGE_FINISH = update(CALLS).where(CALLS.c.id == bindparam("b_id")).values(
     silent_emergency=CALLS.c.silent_emergency | bindparam("b_silent_emergency", type_=CALLS.c.silent_emergency.type),
     priority=case(((CALLS.c.state == "queued") & (CALLS.c.priority < _MERGE_PRIORITY), _MERGE_PRIORITY),
                   else_=CALLS.c.priority))
-_PRIORITIES = select(CALLS.c.id, CALLS.c.priority).where(CALLS.c.id.in_(bindparam("ids", expanding=True)))
+_STATES = select(CALLS.c.id, CALLS.c.state, CALLS.c.priority).where(CALLS.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def find_call_id(session: Session, *, call_id: str | None, uniqueid: str | None,
@@ -541,3 +543,28 @@ def store_aml(session: Session, report) -> int | None:
                                          detail)], now=now)
         events.publish(session, "call.updated", {"id": call_id, "location_source": "aml"})
     return call_id
+
+
+def press_keys(session: Session, call_id: int, keys: str) -> int:
+    """Keys pressed while waiting: 55 is a silent emergency, a service name is the service choice.
+    The priority gains the points of the table (ivr/priority.py) once; returns it."""
+    row = session.execute(select(CALLS.c.priority, CALLS.c.silent_emergency, CALLS.c.service_choice)
+                          .where(CALLS.c.id == call_id)).one()
+    values: dict = {}
+    points = 0
+    if keys == "55" and not row.silent_emergency:
+        values.update(silent=True, silent_emergency=True)
+        points += POINTS["silent_emergency"]
+    elif keys in SERVICE_CHOICES.values() and row.service_choice != keys:
+        values["service_choice"] = keys
+        if row.service_choice is None:
+            points += POINTS["service_choice"]
+    if not values:
+        return row.priority
+    priority = min(HIGHEST, row.priority + points)
+    values["priority"] = priority
+    session.execute(update(CALLS).where(CALLS.c.id == call_id).values(**values))
+    payload = {"id": call_id, "priority": priority, "priority_reason": "silent_emergency" if keys == "55" else "service_choice"}
+    payload.update({k: v for k, v in values.items() if k != "priority"})
+    events.publish(session, "call.updated", payload)
+    return priority

@@ -274,8 +274,12 @@ class Replayer:
         try:
             self.journal.folder.mkdir(parents=True, exist_ok=True)
             handle = open(self.journal.folder / "replay.lock", "a")
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
+            return False
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # another replayer (this process's other service, or another process) has it
+            handle.close()
             return False
         self._lock_file = handle
         return True
