@@ -233,3 +233,29 @@ def test_keys_pressed_while_the_database_is_away_reach_the_record(listener, ami_
     call = wait_until(lambda: not agi_server.journal.waiting() and (c := call_of(database, uniqueid))
                       and c.silent_emergency and c)
     assert (call.state, call.priority, call.channel) == ("queued", 9, channel)
+
+
+def test_a_caller_who_gives_up_waiting_ends_at_asterisks_abandon_and_the_hang_up_changes_nothing(
+        listener, ami_peer, database, hooks):
+    uniqueid, channel = "1795347300.1", "PJSIP/operator-trunk-1795347300.1"
+    ami_peer.emit(newstate(uniqueid, channel), at=T0)
+    ami_peer.emit(siaga_call(priority="5", uniqueid=uniqueid, channel=channel), at=T0 + 0.05)
+    ami_peer.emit(join(uniqueid, channel), at=T0 + 0.06)
+    ami_peer.emit([("Event", "QueueCallerAbandon"), *channel_headers(uniqueid, channel), ("Queue", "112"),
+                   ("Position", "1"), ("OriginalPosition", "1"), ("HoldTime", "20")], at=T0 + 20)
+    ami_peer.emit(hangup(uniqueid, channel), at=T0 + 20.4)
+    call = wait_until(lambda: (c := call_of(database, uniqueid)) and c.state == "abandoned" and c)
+    assert call.ended_at == at(20)
+    hooks.wait_for(("call_ended", call.id))
+    assert [said for said in hooks.said if said[0] == "call_ended"] == [("call_ended", call.id)]
+
+
+def test_the_call_takers_part_ending_ends_the_call_at_that_time(listener, ami_peer, database, make_user):
+    make_user("calltaker", username="ani", phone_interface="PJSIP/1001")
+    uniqueid, channel = "1795347400.1", "PJSIP/operator-trunk-1795347400.1"
+    listener_events(ami_peer, uniqueid, channel, talk=True)  # ...with the hang-up at 64.5 s
+    ami_peer.emit([("Event", "AgentComplete"), *channel_headers(uniqueid, channel), ("Queue", "112"),
+                   ("Interface", "PJSIP/1001"), ("HoldTime", "4"), ("TalkTime", "60"), ("Reason", "caller")],
+                  at=T0 + 64.7)
+    call = wait_until(lambda: (c := call_of(database, uniqueid)) and c.state == "completed" and c)
+    assert call.ended_at == at(64.5)  # the first end Asterisk told stands
