@@ -178,8 +178,11 @@ def _check_csrf() -> None:
     csrf.protect()
 
 
+JSON_PATHS = ("/api/", "/open311/", "/twilio/", "/healthz", "/metrics")  # whose clients read JSON errors
+
+
 def _wants_json() -> bool:
-    return request.path.startswith(("/api/", "/open311/", "/twilio/", "/healthz", "/metrics"))
+    return request.path.startswith(JSON_PATHS)
 
 
 # A page for a person (not an API client) that went wrong: the catalogue's words for its status.
@@ -190,6 +193,30 @@ PAGE_ERRORS = {400: "error.bad_request", 401: "error.unauthorized", 403: "error.
 API_ERRORS = {404: ("There is nothing at this address.", "error.not_found"),
               405: ("This address does not accept that method.", "error.method_not_allowed"),
               413: ("The request body is too large.", "error.too_large")}
+
+
+# What the web server refuses before the app sees a request (`siaga112.web_server`), as the API says it.
+SERVER_ERRORS = {413: ("too_large", "The request body is too large.", "error.too_large"),
+                 400: ("bad_request", "The request's framing (Content-Length, Transfer-Encoding) is malformed.", None),
+                 431: ("headers_too_large", "The request's headers are too large.", None),
+                 501: ("not_implemented", "The request asks for something this server does not do.", None)}
+
+
+def server_error_body(app: Flask):
+    """`WebServer`'s `error_body`: the app's JSON error for a request the server refused itself,
+    for paths whose clients read JSON (None elsewhere: a person's browser gets the server's text)."""
+
+    def make(status: int, path: str, headers: dict) -> tuple[str, bytes] | None:
+        if not path.startswith(JSON_PATHS) or status not in SERVER_ERRORS:
+            return None
+        code, english, key = SERVER_ERRORS[status]
+        wanted = {name.replace("_", "-").title(): value for name, value in headers.items()
+                  if name in ("ACCEPT_LANGUAGE", "COOKIE")}
+        with app.test_request_context(path, headers=wanted):
+            response, _status = ApiError(status, code, english, words=i18n.message(key) if key else None).response()
+            return response.content_type, response.get_data()
+
+    return make
 
 
 def _error_page(status: int, key: str):
@@ -225,7 +252,8 @@ def _register_error_handlers(app: Flask) -> None:
         slug = (error.name or "error").lower().replace(" ", "_")
         english, key = API_ERRORS.get(error.code, (error.description or "Error.", None))
         # A body over the limit reaches here only under a test client: `serve`'s waitress refuses it
-        # (413) before reading it and closes the connection, so no unread body is taken for the next.
+        # (413) before reading it and closes the connection, so no unread body is taken for the next;
+        # its answer is this same JSON error all the same (`server_error_body`).
         return ApiError(error.code or 500, slug, english, words=i18n.message(key) if key else None).response()
 
     @app.errorhandler(DataError)
