@@ -259,3 +259,33 @@ def test_the_call_takers_part_ending_ends_the_call_at_that_time(listener, ami_pe
                   at=T0 + 64.7)
     call = wait_until(lambda: (c := call_of(database, uniqueid)) and c.state == "completed" and c)
     assert call.ended_at == at(64.5)  # the first end Asterisk told stands
+
+
+def test_a_listener_write_that_waited_past_its_time_is_cancelled_and_never_runs(agi_server, outage, database):
+    writer = call_journal.CallWriter(agi_server.journal, database, timeout_s=0.4)
+    data = {"call_ref": None, "caller": None, "interface": "PJSIP/1001"}
+    outage.hang()
+    first = threading.Thread(target=writer.write, args=("1795347500.1", [(call_journal.ANSWER, data)]))
+    first.start()
+    wait_until(lambda: writer._running_since is not None, timeout=5)
+    # Handed in while the first is stuck but not yet past its time: it waits its turn, in vain.
+    assert writer.write("1795347500.2", [(call_journal.ANSWER, data)]) is None
+    first.join(5)
+    assert writer.cancelled == 1
+    assert sorted(e.key for e in agi_server.journal.waiting()) == ["1795347500.1", "1795347500.2"]
+    outage.back()
+    writer.close()
+
+
+def test_with_the_database_down_and_the_journal_unwritable_the_intake_still_queues_the_caller(
+        agi_server, place_call, outage, monkeypatch):
+    def full(*_args, **_kwargs):
+        raise call_journal.JournalError("No space left on device")
+
+    monkeypatch.setattr(agi_server.journal, "append", full)
+    outage.down()
+    started = time.monotonic()
+    record = place_call(intake("1795347600.1"), Caller())
+    assert time.monotonic() - started < INTAKE_BUDGET_S
+    assert record.agi_status == "SUCCESS" and record.value(var.QUEUE_PRIO) == str(FAIL_OPEN)
+    assert record.value(var.SIAGA_CALL_ID) is None  # the listener opens it from Asterisk's events
