@@ -6,15 +6,19 @@ stalled or slow Siaga112 therefore delays no bridge at all; while it is away the
 Asterisk, and when it is back the listener reads Asterisk's state (the callers waiting in queue
 112, the channels up and who is bridged to whom) and completes their records.
 
-What each event does (`CallEvents`), every one idempotent by Asterisk's uniqueid:
+What each event does (`CallEvents`), every one idempotent by Asterisk's uniqueid, written now or
+kept in the call journal (`ivr/call_journal.py`) when the database is away or slow:
 - `UserEvent SiagaCall` (the dialplan, just before Queue()): the call is on record (opened here
   if the intake AGI did not get to it), with its answer time, its recordings, and its priority
   agreed with Asterisk's; live transcription of the caller's own direction starts.
 - `QueueCallerJoin`: the call is `queued`.
 - `AgentConnect`: `answered` by the console user whose phone interface answered: the screen-pop.
 - `UserEvent SiagaKeys`: 55 (a silent emergency) or a service key pressed while waiting.
-- `Hangup` of the caller's channel: the final state, the end of live transcription, and the
-  recordings registered.
+- `AgentComplete`, `QueueCallerAbandon`: the end, at its own time.
+- `Hangup` of the caller's channel: the final state (if not ended already), the end of live
+  transcription, and the recordings registered.
+- `Newstate` Up of a channel in [emergency]: the call is on record from Asterisk's answer, before
+  the intake runs, and even if it never does (FastAGI down).
 Times are the events' own (`timestampevents = yes` in manager.conf), so a record written late
 still says when things happened.
 
@@ -193,6 +197,16 @@ class CallEvents:
             log.info("call %s ended: %s", call_id, state)
             self.hooks.call_ended(call_id)  # kept: the journal's replayer tells the hook
 
+    def on_queue_end(self, message: Message) -> None:
+        """`AgentComplete` (the call-taker's part is over) or `QueueCallerAbandon` (the caller gave
+        up waiting): the call ends at this event's time. The caller's `Hangup`, right after, finds
+        it ended, and tells the recordings part that the files are final."""
+        if message.get("Queue") != self.queue:
+            return
+        entries = [] if _uniqueid(message) in self.live else [self._intake(message)]
+        entries.append((call_journal.END, {"early": True}))
+        self._write(message, entries)
+
     def on_siaga_keys(self, message: Message) -> None:
         keys = (message.get("Keys") or "").strip().lower()
         entries = [] if _uniqueid(message) in self.live else [self._intake(message)]
@@ -207,6 +221,8 @@ class CallEvents:
         "user:siagacall": on_siaga_call,
         "queuecallerjoin": on_queue_caller_join,
         "agentconnect": on_agent_connect,
+        "agentcomplete": on_queue_end,
+        "queuecallerabandon": on_queue_end,
         "hangup": on_hangup,
         "user:siagakeys": on_siaga_keys,
     }

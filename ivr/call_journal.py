@@ -176,7 +176,8 @@ def apply_end(session: Session, entry: Entry) -> tuple[int, str] | None:
                 "journal: the end of %s found no call", entry.key)
         return None
     state = end_call(session, call_id, at=entry.at)
-    session.info.setdefault("journal_ended", []).append(call_id)
+    if not entry.data.get("early"):  # the channel itself ended: the recordings are final
+        session.info.setdefault("journal_ended", []).append(call_id)
     return call_id, state
 
 

@@ -14,7 +14,7 @@ import threading
 from typing import Callable
 
 from ivr import call_journal
-from ivr.call_journal import JOURNAL_CLIENT  # noqa: F401 - where health and older callers look for it
+from ivr.call_journal import JOURNAL_CLIENT  # noqa: F401 - the name older callers look for
 from ivr.connection import AgiConnection
 from ivr.context import StepContext
 from ivr.hooks import IvrHooks

@@ -233,3 +233,59 @@ def test_keys_pressed_while_the_database_is_away_reach_the_record(listener, ami_
     call = wait_until(lambda: not agi_server.journal.waiting() and (c := call_of(database, uniqueid))
                       and c.silent_emergency and c)
     assert (call.state, call.priority, call.channel) == ("queued", 9, channel)
+
+
+def test_a_caller_who_gives_up_waiting_ends_at_asterisks_abandon_and_the_hang_up_changes_nothing(
+        listener, ami_peer, database, hooks):
+    uniqueid, channel = "1795347300.1", "PJSIP/operator-trunk-1795347300.1"
+    ami_peer.emit(newstate(uniqueid, channel), at=T0)
+    ami_peer.emit(siaga_call(priority="5", uniqueid=uniqueid, channel=channel), at=T0 + 0.05)
+    ami_peer.emit(join(uniqueid, channel), at=T0 + 0.06)
+    ami_peer.emit([("Event", "QueueCallerAbandon"), *channel_headers(uniqueid, channel), ("Queue", "112"),
+                   ("Position", "1"), ("OriginalPosition", "1"), ("HoldTime", "20")], at=T0 + 20)
+    ami_peer.emit(hangup(uniqueid, channel), at=T0 + 20.4)
+    call = wait_until(lambda: (c := call_of(database, uniqueid)) and c.state == "abandoned" and c)
+    assert call.ended_at == at(20)
+    hooks.wait_for(("call_ended", call.id))
+    assert [said for said in hooks.said if said[0] == "call_ended"] == [("call_ended", call.id)]
+
+
+def test_the_call_takers_part_ending_ends_the_call_at_that_time(listener, ami_peer, database, make_user):
+    make_user("calltaker", username="ani", phone_interface="PJSIP/1001")
+    uniqueid, channel = "1795347400.1", "PJSIP/operator-trunk-1795347400.1"
+    listener_events(ami_peer, uniqueid, channel, talk=True)  # ...with the hang-up at 64.5 s
+    ami_peer.emit([("Event", "AgentComplete"), *channel_headers(uniqueid, channel), ("Queue", "112"),
+                   ("Interface", "PJSIP/1001"), ("HoldTime", "4"), ("TalkTime", "60"), ("Reason", "caller")],
+                  at=T0 + 64.7)
+    call = wait_until(lambda: (c := call_of(database, uniqueid)) and c.state == "completed" and c)
+    assert call.ended_at == at(64.5)  # the first end Asterisk told stands
+
+
+def test_a_listener_write_that_waited_past_its_time_is_cancelled_and_never_runs(agi_server, outage, database):
+    writer = call_journal.CallWriter(agi_server.journal, database, timeout_s=0.4)
+    data = {"call_ref": None, "caller": None, "interface": "PJSIP/1001"}
+    outage.hang()
+    first = threading.Thread(target=writer.write, args=("1795347500.1", [(call_journal.ANSWER, data)]))
+    first.start()
+    wait_until(lambda: writer._running_since is not None, timeout=5)
+    # Handed in while the first is stuck but not yet past its time: it waits its turn, in vain.
+    assert writer.write("1795347500.2", [(call_journal.ANSWER, data)]) is None
+    first.join(5)
+    assert writer.cancelled == 1
+    assert sorted(e.key for e in agi_server.journal.waiting()) == ["1795347500.1", "1795347500.2"]
+    outage.back()
+    writer.close()
+
+
+def test_with_the_database_down_and_the_journal_unwritable_the_intake_still_queues_the_caller(
+        agi_server, place_call, outage, monkeypatch):
+    def full(*_args, **_kwargs):
+        raise call_journal.JournalError("No space left on device")
+
+    monkeypatch.setattr(agi_server.journal, "append", full)
+    outage.down()
+    started = time.monotonic()
+    record = place_call(intake("1795347600.1"), Caller())
+    assert time.monotonic() - started < INTAKE_BUDGET_S
+    assert record.agi_status == "SUCCESS" and record.value(var.QUEUE_PRIO) == str(FAIL_OPEN)
+    assert record.value(var.SIAGA_CALL_ID) is None  # the listener opens it from Asterisk's events
