@@ -12,7 +12,7 @@ from agent_console.pages import safe_next
 from siaga112 import audit, auth, events
 from siaga112.db import iso, utcnow
 from siaga112.models import User
-from siaga112.login_throttle import login_throttle
+from siaga112.login_throttle import latest_unlock, login_throttle
 from siaga112.web import db, runtime
 
 bp = Blueprint("auth", __name__)
@@ -28,7 +28,7 @@ def login():
     password = request.form.get("password", "")
     address = request.remote_addr
     throttle = login_throttle()
-    lock = throttle.locked(username, address)
+    lock = throttle.locked(username, address, unlocked_at=lambda: latest_unlock(db(), username))
     if lock is not None:
         # Refused before the password is looked at: a guesser learns nothing, the right one waits too.
         audit.record(db(), username or "-", "login.throttled", detail={"by": lock.scope}, ip=address)

@@ -2,7 +2,9 @@
 
 A stream starts after `Last-Event-ID` (the browser's own resume), else after `?after=N` (the
 id the page was rendered at, so nothing falls between render and subscribe), else at the
-newest event. Screen-pops carry an audience and go only to that user.
+newest event. Screen-pops carry an audience and go only to that user, and each kind goes only
+to readers whose role or token holds its scope (`events.EVENT_SCOPES`): a `calls:read` token
+hears calls, not alarms.
 
 A console must know when it is no longer live. Every `heartbeat` seconds without events the
 stream sends a `heartbeat` event (data, not a comment: a page's script cannot see comments),
@@ -67,8 +69,10 @@ def _wire(event) -> bytes:
 
 
 def stream(database, subscriber: events.Subscriber, after_id: int, audience: str | None, *,
-           heartbeat: float, lifetime: float, signed_in=None):
+           heartbeat: float, lifetime: float, signed_in=None, kinds: frozenset[str] | None = None):
     """Yield SSE text: events as they are published, a heartbeat event when there are none.
+
+    `kinds` are the event kinds this reader may hear (None: every kind).
 
     `signed_in()`, when given, is asked at each heartbeat; False ends the stream with
     `session.ended`.
@@ -82,7 +86,7 @@ def stream(database, subscriber: events.Subscriber, after_id: int, audience: str
             rows = subscriber.read(cursor.floor, mark)  # one query shared by the streams woken together
             fresh = set(cursor.take([row.id for row in rows]))
             for row in rows:
-                if row.id in fresh and events.visible_to(row, audience):
+                if row.id in fresh and events.visible_to(row, audience) and (kinds is None or row.kind in kinds):
                     yield _wire(row)
             if fresh and len(rows) >= 200:
                 continue
@@ -137,6 +141,7 @@ def event_stream():
         heartbeat=current_app.config.get("SSE_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS),
         lifetime=current_app.config.get("SSE_STREAM_SECONDS", STREAM_SECONDS),
         signed_in=_sign_in_check(database) if g.principal.kind == "user" else None,
+        kinds=events.kinds_for(g.principal.can),
     )
     response = Response(stream_with_context(body), mimetype="text/event-stream")
     response.call_on_close(slots.release)

@@ -23,7 +23,7 @@ class WebService:
 
     def __init__(self, runtime: Runtime) -> None:
         from center.web import create_app
-        from siaga112.web import MAX_BODY_BYTES
+        from siaga112.web import MAX_BODY_BYTES, server_error_body
         from siaga112.web_server import WebServer
 
         settings = runtime.settings
@@ -33,13 +33,15 @@ class WebService:
                                 threads=settings.web_threads, event_streams=settings.web_event_streams,
                                 request_timeout=settings.web_request_timeout_seconds,
                                 idle_timeout=settings.web_idle_timeout_seconds, max_body_bytes=MAX_BODY_BYTES,
-                                trusted_proxy=settings.web_trusted_proxy)
+                                trusted_proxy=settings.web_trusted_proxy, error_body=server_error_body(self.app))
         self.port = self.server.port
 
     def start(self) -> None:
+        from routing.alarms.journal import start_replayer
         from siaga112 import events
 
         events.subscriber(self.runtime.database).closing = False
+        start_replayer(self.runtime)  # SOS and button events kept while the database was away
         self.server.start()
         log.info("web console and API on http://%s:%s/", self.server.host, self.port)
 
@@ -51,6 +53,9 @@ class WebService:
         subscriber.close_streams()
         self.server.stop(timeout=3)
         subscriber.stop()
+        from routing.alarms.journal import stop_replayer
+
+        stop_replayer(self.runtime)
 
 
 def _agi(runtime: Runtime) -> Service:

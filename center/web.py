@@ -28,9 +28,10 @@ def health_checks() -> dict:
     from ivr.journal_health import call_journal_health
     from recordings.health import transcription_health
     from recordings.storage_health import recordings_storage_health
+    from routing.alarms.journal import alarm_journal_health
 
     return {"transcription": transcription_health, "recordings_storage": recordings_storage_health,
-            "call_journal": call_journal_health}
+            "call_journal": call_journal_health, "alarm_journal": alarm_journal_health}
 
 
 def create_app(runtime: Runtime | None = None, test_config: dict | None = None) -> Flask:

@@ -6,15 +6,19 @@ stalled or slow Siaga112 therefore delays no bridge at all; while it is away the
 Asterisk, and when it is back the listener reads Asterisk's state (the callers waiting in queue
 112, the channels up and who is bridged to whom) and completes their records.
 
-What each event does (`CallEvents`), every one idempotent by Asterisk's uniqueid:
+What each event does (`CallEvents`), every one idempotent by Asterisk's uniqueid, written now or
+kept in the call journal (`ivr/call_journal.py`) when the database is away or slow:
 - `UserEvent SiagaCall` (the dialplan, just before Queue()): the call is on record (opened here
   if the intake AGI did not get to it), with its answer time, its recordings, and its priority
   agreed with Asterisk's; live transcription of the caller's own direction starts.
 - `QueueCallerJoin`: the call is `queued`.
 - `AgentConnect`: `answered` by the console user whose phone interface answered: the screen-pop.
 - `UserEvent SiagaKeys`: 55 (a silent emergency) or a service key pressed while waiting.
-- `Hangup` of the caller's channel: the final state, the end of live transcription, and the
-  recordings registered.
+- `AgentComplete`, `QueueCallerAbandon`: the end, at its own time.
+- `Hangup` of the caller's channel: the final state (if not ended already), the end of live
+  transcription, and the recordings registered.
+- `Newstate` Up of a channel in [emergency]: the call is on record from Asterisk's answer, before
+  the intake runs, and even if it never does (FastAGI down).
 Times are the events' own (`timestampevents = yes` in manager.conf), so a record written late
 still says when things happened.
 
@@ -34,19 +38,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Callable, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from ivr.calls import IntakeCall, NewCall, answer_call, end_call, epoch_time
+from ivr import call_journal
+from ivr.calls import LISTENER_STEP, NewCall, epoch_time
 from ivr.hooks import IvrHooks
 from ivr.identity import caller_name, caller_number, clean_text
-from ivr.priority import HIGHEST, POINTS
 from ivr.queue_order import QUEUE, change_priority_action
 from ivr.steps.intake import recording_paths
-from siaga112 import events
 from siaga112.ami import BANNER_PREFIX, Message, format_action, parse_message
-from siaga112.db import iso, utcnow
+from siaga112.db import utcnow
 from siaga112.models import Call
-from siaga112.models.calls import SERVICE_CHOICES
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,9 @@ LIVE_STATES = ("ivr", "queued", "answered")
 SYNC_WINDOW = timedelta(hours=12)
 # A channel name is its interface plus a sequence: PJSIP/1001-0000002a, Local/a@agents-00000001;1.
 _CHANNEL_SUFFIX = re.compile(r"-[0-9a-f]{8}(;\d)?$")
-SERVICE_NAMES = set(SERVICE_CHOICES.values())
+# The contexts a 112 caller's channel is in (extensions.conf), and Asterisk's "Up" channel state.
+CALLER_CONTEXTS = ("emergency", "siaga112-waiting")
+UP = "6"
 
 
 def member_interface(channel: str) -> str:
@@ -71,9 +75,10 @@ def member_interface(channel: str) -> str:
 
 @dataclass
 class LiveCall:
-    """A call the listener follows: its record, its channel, its caller-side recording."""
+    """A call the listener follows: its record (None while the record waits in the call journal),
+    its channel, its caller-side recording."""
 
-    call_id: int
+    call_id: int | None
     uniqueid: str
     channel: str
     statement: str | None = None
@@ -96,16 +101,24 @@ class Moved:
 class CallEvents:
     """What each AMI event does to the call record. Called from one thread, in event order.
 
+    Every write goes through `writer` (`ivr.call_journal.CallWriter`): written now, within
+    `ivr_db_timeout_seconds`, or kept in the call journal, keyed by uniqueid, with the event's
+    own time, and written in order when the database is back. So a stopped, hung or slow database
+    never holds this thread, and nothing Asterisk said is lost meanwhile.
+
     `send(fields)` sends an action on the listener's connection (QueueChangePriorityCaller);
     `hooks` are the recordings part's listeners (live transcription, work after the call).
     """
 
     def __init__(self, runtime, hooks: IvrHooks | None = None,
-                 send: Callable[[list[tuple[str, str]]], None] | None = None, queue: str = QUEUE) -> None:
+                 send: Callable[[list[tuple[str, str]]], None] | None = None, queue: str = QUEUE,
+                 writer: call_journal.CallWriter | None = None) -> None:
         self.runtime = runtime
         self.hooks = hooks or IvrHooks()
         self.send = send or (lambda fields: None)
         self.queue = queue
+        self.writer = writer or call_journal.CallWriter(call_journal.runtime_journal(runtime), runtime.database,
+                                                        timeout_s=runtime.settings.ivr_db_timeout_seconds)
         self.live: dict[str, LiveCall] = {}
         self.moved: list[Moved] = []
         self.handled = 0
@@ -128,73 +141,88 @@ class CallEvents:
 
     # --- the events ----------------------------------------------------------------------
 
+    def on_newstate(self, message: Message) -> None:
+        """A 112 caller's channel is answered: the call is on record from its first second, even
+        if the intake never runs (FastAGI down) and the caller hangs up before the queue."""
+        if message.get("ChannelState") != UP or message.get("Context") not in CALLER_CONTEXTS:
+            return
+        uniqueid = _uniqueid(message)
+        if not uniqueid or uniqueid in self.live:
+            return
+        opened = self._write(message, [self._open(message)])
+        self._follow(opened[0].id if opened else None, message, None)
+
     def on_siaga_call(self, message: Message) -> None:
-        uniqueid, channel = _uniqueid(message), clean_text(message.get("Channel"), 200) or ""
         answered = epoch_time(message.get("AnsweredAt"))
         recordings = recording_paths(message.get("Recording"))
-        call_id, priority = self._ensure(message, answered_at=answered, recordings=recordings)
-        call = self._follow(call_id, uniqueid, channel, recordings.get("statement"))
+        done = self._write(message, [self._intake(message, answered_at=answered, recordings=recordings)])
+        call = self._follow(done[0][0] if done else None, message, recordings.get("statement"))
         # Agreed when the caller joins (next event): an action now could arrive before the join.
-        call.priority, call.asterisk_priority = priority, _int(message.get("QueuePrio"))
+        call.priority, call.asterisk_priority = done[0][1] if done else None, _int(message.get("QueuePrio"))
 
     def on_queue_caller_join(self, message: Message) -> None:
         if message.get("Queue") != self.queue:
             return
-        uniqueid, channel = _uniqueid(message), clean_text(message.get("Channel"), 200) or ""
-        call = self.live.get(uniqueid)
-        if call is None:
-            call_id, _priority = self._ensure(message)
-            call = self._follow(call_id, uniqueid, channel, None)
-        at = _when(message)
-        with self.runtime.database.session() as session:
-            current = session.execute(select(Call.state, Call.queued_at, Call.priority)
-                                      .where(Call.id == call.call_id)).first()
-            if current is not None and current.state in ("ivr", "queued") and current.queued_at is None:
-                session.execute(update(Call).where(Call.id == call.call_id).values(state="queued", queued_at=at))
-                events.publish(session, "call.updated", {"id": call.call_id, "state": "queued", "queued_at": iso(at)})
-        if current is not None and current.state in ("ivr", "queued"):
-            self._agree(call, current.priority, call.asterisk_priority)
+        # Queued from Asterisk's own join (a call in state `ivr` becomes `queued` at this time);
+        # a call already queued is left as it is, and its priority on record comes back.
+        done = self._write(message, [self._intake(message)])
+        call = self._follow(done[0][0] if done else None, message, None)
+        if done:
+            self._agree(call, done[0][1], call.asterisk_priority)
 
     def on_agent_connect(self, message: Message) -> None:
         if message.get("Queue") != self.queue:
             return
-        call_id = self._call_id(_uniqueid(message))
-        if call_id is None:
-            call_id, _priority = self._ensure(message)
         interface = clean_text(message.get("Interface"), 200)
-        with self.runtime.database.session() as session:
-            agent = answer_call(session, call_id, interface, at=_when(message))
-        log.info("call %s answered on %s by %s", call_id, interface, agent or "no console user")
+        entries = [] if _uniqueid(message) in self.live else [self._intake(message)]
+        entries.append((call_journal.ANSWER, {"call_ref": None, "caller": None, "interface": interface}))
+        done = self._write(message, entries)
+        log.info("call %s answered on %s%s", done[-1] if done else _uniqueid(message), interface,
+                 "" if done else " (kept in the call journal)")
 
     def on_hangup(self, message: Message) -> None:
         uniqueid = _uniqueid(message)
         call = self.live.pop(uniqueid, None)
-        call_id = call.call_id if call is not None else self._call_id(uniqueid, live_only=True)
-        if call_id is None:
-            return  # a call-taker's leg, a call-back, anything that is not a 112 caller
-        with self.runtime.database.session() as session:
-            state = end_call(session, call_id, at=_when(message))
-        log.info("call %s ended: %s", call_id, state)
+        caller = call is not None or message.get("Context") in CALLER_CONTEXTS
+        # A channel not known as a 112 caller (a call-taker's leg, a call-back) is ended only if a
+        # call is on record under it (a caller transferred while this listener was away); one met
+        # while the database is away is not kept, for it is almost never a call.
+        entries = [] if call is not None or not caller else [self._open(message)]
+        entries.append((call_journal.END, {} if caller else {"maybe_not_a_call": True}))
+        done = self._write(message, entries, keep=caller)
         if call is not None and call.transcribing:
-            self.hooks.statement_ended(call_id, call.statement)
-        self.hooks.call_ended(call_id)
+            self.hooks.statement_ended(call.call_id, call.statement)
+        if done and done[-1] is not None:
+            call_id, state = done[-1]
+            log.info("call %s ended: %s", call_id, state)
+            self.hooks.call_ended(call_id)  # kept: the journal's replayer tells the hook
+
+    def on_queue_end(self, message: Message) -> None:
+        """`AgentComplete` (the call-taker's part is over) or `QueueCallerAbandon` (the caller gave
+        up waiting): the call ends at this event's time. The caller's `Hangup`, right after, finds
+        it ended, and tells the recordings part that the files are final."""
+        if message.get("Queue") != self.queue:
+            return
+        entries = [] if _uniqueid(message) in self.live else [self._intake(message)]
+        entries.append((call_journal.END, {"early": True}))
+        self._write(message, entries)
 
     def on_siaga_keys(self, message: Message) -> None:
-        uniqueid, channel = _uniqueid(message), clean_text(message.get("Channel"), 200) or ""
         keys = (message.get("Keys") or "").strip().lower()
-        call = self.live.get(uniqueid)
-        if call is None:
-            call_id, _priority = self._ensure(message)
-            call = self._follow(call_id, uniqueid, channel, None)
-        with self.runtime.database.session() as session:
-            priority = _press(session, call.call_id, keys)
+        entries = [] if _uniqueid(message) in self.live else [self._intake(message)]
+        entries.append((call_journal.KEYS, {"keys": keys}))
+        done = self._write(message, entries)
+        call = self._follow(done[0][0] if done and len(done) == 2 else None, message, None)
         # The dialplan queues the caller again at once; the priority is agreed on that join.
-        call.priority, call.asterisk_priority = priority, _int(message.get("QueuePrio"))
+        call.priority, call.asterisk_priority = done[-1] if done else None, _int(message.get("QueuePrio"))
 
     _handlers = {
+        "newstate": on_newstate,
         "user:siagacall": on_siaga_call,
         "queuecallerjoin": on_queue_caller_join,
         "agentconnect": on_agent_connect,
+        "agentcomplete": on_queue_end,
+        "queuecallerabandon": on_queue_end,
         "hangup": on_hangup,
         "user:siagakeys": on_siaga_keys,
     }
@@ -209,7 +237,9 @@ class CallEvents:
         caller bridged to a call-taker is answered by that call-taker; a call on record as live
         whose channel Asterisk no longer has ended while Siaga112 was away. `variables` holds a
         live caller's SIAGA_RECORDING and SIAGA_ANSWERED_AT by uniqueid: the record gets its answer
-        time, and live transcription of their side picks up where it is.
+        time, and live transcription of their side picks up where it is. With the database away,
+        what Asterisk has now is kept in the journal; the ends of calls Asterisk no longer holds
+        then wait for the next reconnect.
         """
         variables = variables or {}
         recordings = {u: v.get("SIAGA_RECORDING") for u, v in variables.items()}
@@ -220,74 +250,91 @@ class CallEvents:
             uniqueid = _uniqueid(entry)
             paths = recording_paths(recordings.get(uniqueid))
             answered = epoch_time(variables.get(uniqueid, {}).get("SIAGA_ANSWERED_AT"))
-            call_id, priority = self._ensure(entry, recordings=paths, answered_at=answered)
-            call = self._follow(call_id, uniqueid, clean_text(entry.get("Channel"), 200) or "", paths.get("statement"))
-            self._agree(call, priority, _int(entry.get("Priority")))
+            done = self._write(entry, [self._intake(entry, recordings=paths, answered_at=answered)])
+            call = self._follow(done[0][0] if done else None, entry, paths.get("statement"))
+            if done:
+                self._agree(call, done[0][1], _int(entry.get("Priority")))
         bridges: dict[str, list[Message]] = {}
         for channel in channels:
             if channel.get("BridgeId"):
                 bridges.setdefault(channel.get("BridgeId"), []).append(channel)
-        with self.runtime.database.session() as session:
-            since = utcnow() - SYNC_WINDOW
-            rows = session.execute(select(Call.id, Call.uniqueid, Call.state, Call.answered_at).where(
-                Call.state.in_(LIVE_STATES), Call.started_at >= since)).all()
-        for row in rows:
+        since = utcnow() - SYNC_WINDOW
+        rows = self.writer.read(lambda session: session.execute(
+            select(Call.id, Call.uniqueid, Call.state, Call.answered_at).where(
+                Call.state.in_(LIVE_STATES), Call.started_at >= since)).all())
+        for row in rows or []:
             channel = up.get(row.uniqueid)
             if channel is None:
-                with self.runtime.database.session() as session:
-                    state = end_call(session, row.id)
-                log.warning("call %s ended while Siaga112 was away: recorded as %s", row.id, state)
                 self.live.pop(row.uniqueid, None)
-                self.hooks.call_ended(row.id)
+                done = self._write({"Uniqueid": row.uniqueid}, [(call_journal.END, {})])
+                log.warning("call %s ended while Siaga112 was away: recorded as %s", row.id,
+                            done[0][1] if done and done[0] else "(kept in the call journal)")
+                if done and done[0]:
+                    self.hooks.call_ended(row.id)
                 continue
-            self._follow(row.id, row.uniqueid, channel.get("Channel") or "",
-                         recording_paths(recordings.get(row.uniqueid)).get("statement"))
+            self._follow(row.id, channel, recording_paths(recordings.get(row.uniqueid)).get("statement"))
             others = [c for c in bridges.get(channel.get("BridgeId") or "", []) if _uniqueid(c) != row.uniqueid]
             if row.answered_at is None and others:
                 interface = member_interface(others[0].get("Channel") or "")
-                with self.runtime.database.session() as session:
-                    answer_call(session, row.id, interface)
+                self._write(channel, [(call_journal.ANSWER, {"call_ref": None, "caller": None,
+                                                              "interface": interface})])
                 log.warning("call %s was answered on %s while Siaga112 was away", row.id, interface)
 
     # --- helpers ---------------------------------------------------------------------------
 
-    def _ensure(self, message: Message, *, answered_at=None, recordings=None) -> tuple[int, int]:
-        """The call of this event's channel, opened (idempotently, by uniqueid) if there is none;
-        returns its id and the priority on record."""
-        uniqueid = _uniqueid(message)
+    def _write(self, message, entries: list[tuple[str, dict]], *, keep: bool = True) -> list | None:
+        """Write the entries of this event's call now, or keep them (`CallWriter`); the appliers'
+        results, or None when kept. A journal that cannot take them either is logged: the call
+        goes on in Asterisk all the same. An event without a uniqueid names no call: nothing is
+        opened for it (a call record with no channel would sit on the floor as a caller nobody had)."""
+        if not _uniqueid(message):
+            log.warning("AMI event %s without a Uniqueid (channel %r): no call to record it on",
+                        message.get("Event"), message.get("Channel"))
+            return None
+        try:
+            return self.writer.write(_uniqueid(message), entries, at=_when(message), keep=keep)
+        except call_journal.JournalError:
+            log.error("AMI event for %s could be neither stored nor kept", _uniqueid(message))
+            return None
+
+    def _new_call(self, message, answered_at=None) -> NewCall:
         settings = self.runtime.settings
         raw = message.get("CallerIDNum")
         raw = None if raw in (None, "", "<unknown>") else raw
         name = message.get("CallerIDName")
-        new = NewCall(uniqueid=uniqueid, channel=clean_text(message.get("Channel"), 200), caller_raw=clean_text(raw, 64),
-                      caller=caller_number(raw, settings.phone_region),
-                      caller_name=caller_name(None if name in (None, "<unknown>") else name),
-                      ivr_step="ami", answered_at=answered_at)
-        window = timedelta(minutes=settings.repeat_call_window_minutes)
-        with self.runtime.database.session() as session:
-            [(call_id, _rated)] = IntakeCall.run_batch(session, [IntakeCall(new, window, recordings or {})])
-            values = {}
-            current = session.execute(select(Call.channel, Call.pbx_answered_at, Call.priority)
-                                      .where(Call.id == call_id)).one()
-            if new.channel and current.channel != new.channel:
-                values["channel"] = new.channel
-            if answered_at is not None and current.pbx_answered_at is None:
-                values.update(pbx_answered_at=answered_at, started_at=answered_at)
-            if values:
-                session.execute(update(Call).where(Call.id == call_id).values(**values))
-        return call_id, current.priority
+        return NewCall(uniqueid=_uniqueid(message), channel=clean_text(message.get("Channel"), 200),
+                       caller_raw=clean_text(raw, 64), caller=caller_number(raw, settings.phone_region),
+                       caller_name=caller_name(None if name in (None, "<unknown>") else name),
+                       ivr_step=LISTENER_STEP, answered_at=answered_at)
 
-    def _follow(self, call_id: int, uniqueid: str, channel: str, statement: str | None) -> LiveCall:
+    def _window(self) -> timedelta:
+        return timedelta(minutes=self.runtime.settings.repeat_call_window_minutes)
+
+    def _open(self, message) -> tuple[str, dict]:
+        """The call as this event's channel block tells it, in state `ivr` (the intake, or the
+        dialplan's SiagaCall, rates and queues it)."""
+        return call_journal.OPEN, call_journal.open_data(self._new_call(message), self._window())
+
+    def _intake(self, message, *, answered_at=None, recordings=None) -> tuple[str, dict]:
+        """The call opened if need be, rated and queued (idempotent by uniqueid: whatever the intake
+        stored, before or at this very moment, stays, and what the event adds fills a gap)."""
+        return call_journal.INTAKE, call_journal.intake_data(self._new_call(message, answered_at), self._window(),
+                                                              recordings or {})
+
+    def _follow(self, call_id: int | None, message, statement: str | None) -> LiveCall:
+        uniqueid, channel = _uniqueid(message), clean_text(message.get("Channel"), 200) or ""
         call = self.live.get(uniqueid)
         if call is None:
             call = self.live[uniqueid] = LiveCall(call_id, uniqueid, channel)
+        if call.call_id is None:
+            call.call_id = call_id
         if channel:
             call.channel = channel
-        if statement and not call.transcribing:
+        if statement and not call.transcribing and call.call_id is not None:
             # The caller's own direction, from the answer to the hang-up: what they say while they
             # wait, and on after the call-taker picks up.
             call.statement, call.transcribing = statement, True
-            self.hooks.statement_started(call_id, statement)
+            self.hooks.statement_started(call.call_id, statement)
         return call
 
     def _agree(self, call: LiveCall, priority: int | None, in_asterisk: int | None) -> None:
@@ -299,43 +346,6 @@ class CallEvents:
         self.moved.append(Moved(call.call_id, call.channel, priority))
         log.info("call %s: moved to priority %s in queue %s (Asterisk had %s)", call.call_id, priority,
                  self.queue, in_asterisk)
-
-    def _call_id(self, uniqueid: str, *, live_only: bool = False) -> int | None:
-        call = self.live.get(uniqueid)
-        if call is not None:
-            return call.call_id
-        if not uniqueid:
-            return None
-        query = select(Call.id).where(Call.uniqueid == uniqueid)
-        if live_only:
-            query = query.where(Call.state.in_(LIVE_STATES))
-        with self.runtime.database.session() as session:
-            return session.scalar(query.order_by(Call.id.desc()).limit(1))
-
-
-def _press(session, call_id: int, keys: str) -> int:
-    """Keys pressed while waiting: 55 is a silent emergency, a service name is the service choice.
-    The priority gains the points of the table (ivr/priority.py) once; returns it."""
-    row = session.execute(select(Call.priority, Call.silent_emergency, Call.service_choice, Call.state)
-                          .where(Call.id == call_id)).one()
-    values: dict = {}
-    points = 0
-    if keys == "55" and not row.silent_emergency:
-        values.update(silent=True, silent_emergency=True)
-        points += POINTS["silent_emergency"]
-    elif keys in SERVICE_NAMES and row.service_choice != keys:
-        values["service_choice"] = keys
-        if row.service_choice is None:
-            points += POINTS["service_choice"]
-    if not values:
-        return row.priority
-    priority = min(HIGHEST, row.priority + points)
-    values["priority"] = priority
-    session.execute(update(Call).where(Call.id == call_id).values(**values))
-    payload = {"id": call_id, "priority": priority, "priority_reason": "silent_emergency" if keys == "55" else "service_choice"}
-    payload.update({k: v for k, v in values.items() if k != "priority"})
-    events.publish(session, "call.updated", payload)
-    return priority
 
 
 def _uniqueid(message: Message) -> str:
@@ -499,6 +509,10 @@ class AmiListenerService:
         if hooks is None and hooks_factory is not None and runtime.settings.ami_username:
             hooks = hooks_factory(runtime)
         self.events = CallEvents(runtime, hooks, send=self._send)
+        # What the listener kept while the database was away is written back by a replayer of the
+        # shared call journal; one process per journal folder replays at a time (FastAGI's, or this).
+        self.replayer = call_journal.replayer(self.events.writer.journal, runtime.database,
+                                              call_ended=self.events.hooks.call_ended)
         self.state = ListenerState()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -510,6 +524,7 @@ class AmiListenerService:
             log.warning("AMI listener off: ami_username is empty, so answers, screen-pops and ends of "
                         "queue-first calls are not recorded (see config/asterisk/manager.conf)")
             return
+        self.replayer.start()
         self._thread = threading.Thread(target=self._run, name="ami-listener", daemon=True)
         self._thread.start()
         log.info("AMI listener for %s:%s", settings.ami_host, settings.ami_port)
@@ -519,6 +534,8 @@ class AmiListenerService:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+            self.replayer.stop()
+        self.events.writer.close()
         for listener in (getattr(self.events.hooks, "statement_listener", None),
                          getattr(self.events.hooks, "call_ended_listener", None)):
             if hasattr(listener, "stop"):
@@ -588,7 +605,7 @@ class AmiListenerService:
         shown = [m for m in channels if m.get("Event") == "CoreShowChannel"]
         variables: dict[str, dict[str, str]] = {}
         for channel in shown:
-            if channel.get("Context") in ("emergency", "siaga112-waiting") or channel.get("Application") == "Queue":
+            if channel.get("Context") in CALLER_CONTEXTS or channel.get("Application") == "Queue":
                 for name in ("SIAGA_RECORDING", "SIAGA_ANSWERED_AT"):
                     reply = connection.request([("Action", "Getvar"), ("Channel", channel.get("Channel") or ""),
                                                 ("Variable", name)])

@@ -1,25 +1,36 @@
 """The call path's writes that could not wait for the database, kept in the journal and written later.
 
-Four kinds of entry, each keyed by the caller channel's Asterisk uniqueid and written in the
-order they happened (`siaga112.journal`):
+The one place that decides "write now or keep": every writer of the call path (the queue-first
+`intake`, the IVR menu, `agent-connected`, `call-ended`, and the AMI listener) hands its write
+here as an entry, keyed by the caller channel's Asterisk uniqueid, and the entry is either
+written now by its applier, within a bounded wait on the database, or appended (fsynced) to the
+journal (`siaga112.journal`) and written by the same applier when the database answers again,
+in the order the entries came. Kinds:
 
-- `open`: the call as the IVR knew it when it could not be stored (number, name, fixes, time);
-- `finish`: how the IVR left it (queued or abandoned, service choice, recordings, priority facts);
+- `open`: the call as its first writer knew it (number, name, fixes, time); state `ivr`;
+- `intake`: the call opened, rated and queued as the queue-first intake (or the listener, for a
+  call the intake never saw) knew it;
+- `finish`: how the IVR menu left it (queued or abandoned, service choice, recordings, priority facts);
 - `answer`: a call-taker's phone took it (interface, time);
+- `keys`: 55 or a service key pressed while waiting;
 - `end`: the caller's channel ended (time).
 
-Who writes: the FastAGI steps through `keep_or_write` (asyncio), the AMI listener through
-`keep_or_write_now` (a plain thread). Both write straight to the database when they can and
-when nothing of the call waits in the journal, and keep the entry otherwise, so an answer never
-reaches the database before the call it answers. Each applier is idempotent: a call is found by
-its uniqueid (unique in the database), a state never goes backwards.
+Who writes: the FastAGI steps through `keep_or_write` (asyncio, on the IVR's writer thread), the
+AMI listener through a `CallWriter` (its own writer thread). Both write straight to the database
+only when nothing of the call waits in the journal, so an answer never reaches the database
+before the call it answers; a write given up on before it started never runs. Each applier is
+idempotent: a call is found, or opened, by its uniqueid (unique in the database, and opening
+merges into a call already there), and a state never goes backwards; so a write that was already
+running when its writer gave up, and that went through later, is harmless when its journal copy
+is written too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 from datetime import datetime, timedelta
 from typing import Awaitable, Callable
 
@@ -27,7 +38,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr.calls import (
-    CALLS, FinishIvr, IvrOutcome, NewCall, OpenCall, OpenedCall, answer_call, end_call, find_call_id,
+    CALLS, FinishIvr, IntakeCall, IvrOutcome, NewCall, OpenCall, OpenedCall, answer_call, end_call, find_call_id,
+    press_keys,
 )
 from ivr.location import CellId, Fix
 from ivr.priority import PriorityFacts
@@ -35,7 +47,15 @@ from siaga112.journal import Entry, Journal, JournalError, Replayer
 
 log = logging.getLogger(__name__)
 
-OPEN, FINISH, ANSWER, END = "open", "finish", "answer", "end"
+OPEN, INTAKE, FINISH, ANSWER, KEYS, END = "open", "intake", "finish", "answer", "keys", "end"
+# The runtime client name of this process's call journal (`siaga112.journal.Journal`), shared by
+# the FastAGI service, the AMI listener and health.
+JOURNAL_CLIENT = "call_journal"
+
+
+def runtime_journal(runtime) -> Journal:
+    """The call journal of this process (one per journal_dir)."""
+    return runtime.client(JOURNAL_CLIENT, lambda settings: Journal(settings.journal_dir))
 
 
 # --- what goes into an entry --------------------------------------------------------------
@@ -48,8 +68,13 @@ def open_data(new: NewCall, repeat_window: timedelta) -> dict:
                    "observed_at": f.observed_at.isoformat() if f.observed_at else None, "detail": f.detail}
                   for f in new.fixes],
         "cell": vars(new.cell) if new.cell is not None else None,
+        "answered_at": new.answered_at.isoformat() if new.answered_at else None,
         "repeat_window_s": repeat_window.total_seconds(),
     }
+
+
+def intake_data(new: NewCall, repeat_window: timedelta, recordings: dict[str, str]) -> dict:
+    return {**open_data(new, repeat_window), "recordings": recordings}
 
 
 def finish_data(outcome: IvrOutcome, facts: PriorityFacts) -> dict:
@@ -72,19 +97,32 @@ def _call_by_uniqueid(session: Session, uniqueid: str) -> int | None:
     return session.execute(select(CALLS.c.id).where(CALLS.c.uniqueid == uniqueid)).scalar()
 
 
-def apply_open(session: Session, entry: Entry) -> None:
+def _new_call(entry: Entry) -> tuple[NewCall, timedelta]:
     data = entry.data
-    if _call_by_uniqueid(session, data["uniqueid"]) is not None:
-        return  # stored after all (the write the caller gave up on went through)
     fixes = [Fix(f["source"], f["lat"], f["lon"], f["accuracy_m"],
                  datetime.fromisoformat(f["observed_at"]) if f["observed_at"] else None, f["detail"] or {})
              for f in data["fixes"]]
+    answered = data.get("answered_at")
     new = NewCall(uniqueid=data["uniqueid"], channel=data["channel"], caller=data["caller"],
                   caller_raw=data["caller_raw"], caller_name=data["caller_name"], ivr_step=data["ivr_step"],
-                  fixes=fixes, cell=CellId(**data["cell"]) if data["cell"] else None, started_at=entry.at)
-    window = timedelta(seconds=data["repeat_window_s"])
+                  fixes=fixes, cell=CellId(**data["cell"]) if data["cell"] else None, started_at=entry.at,
+                  answered_at=datetime.fromisoformat(answered) if answered else None)
+    return new, timedelta(seconds=data["repeat_window_s"])
+
+
+def apply_open(session: Session, entry: Entry) -> OpenedCall:
+    new, window = _new_call(entry)
     [opened] = OpenCall.run_batch(session, [OpenCall(new, window)])
-    _opened(session)[data["uniqueid"]] = opened
+    _opened(session)[entry.key] = opened
+    return opened
+
+
+def apply_intake(session: Session, entry: Entry) -> tuple[int, int]:
+    """(call id, priority on record). The entry's time is when the caller joined the queue."""
+    new, window = _new_call(entry)
+    [done] = IntakeCall.run_batch(session, [IntakeCall(new, window, entry.data.get("recordings") or {},
+                                                       queued_at=entry.at)])
+    return done
 
 
 def apply_finish(session: Session, entry: Entry) -> None:
@@ -112,24 +150,39 @@ def _find(session: Session, entry: Entry) -> int | None:
     return found or find_call_id(session, call_id=data.get("call_ref"), uniqueid=None, caller=data.get("caller"))
 
 
-def apply_answer(session: Session, entry: Entry) -> None:
+def apply_answer(session: Session, entry: Entry) -> int | None:
     call_id = _find(session, entry)
     if call_id is None:
         log.warning("journal: an answer on %s for %s found no call", entry.data.get("interface"), entry.key)
-        return
+        return None
     answer_call(session, call_id, entry.data.get("interface"), at=entry.at)
+    return call_id
 
 
-def apply_end(session: Session, entry: Entry) -> None:
+def apply_keys(session: Session, entry: Entry) -> int | None:
+    """The priority on record after the keys; None when the call is not on record."""
+    call_id = _call_by_uniqueid(session, entry.key)
+    if call_id is None:
+        log.warning("journal: keys %r of %s found no call", entry.data.get("keys"), entry.key)
+        return None
+    return press_keys(session, call_id, entry.data.get("keys") or "")
+
+
+def apply_end(session: Session, entry: Entry) -> tuple[int, str] | None:
+    """(call id, final state); None when the channel is no call on record (a call-taker's leg)."""
     call_id = _find(session, entry)
     if call_id is None:
-        log.warning("journal: the end of %s found no call", entry.key)
-        return
-    end_call(session, call_id, at=entry.at)
-    session.info.setdefault("journal_ended", []).append(call_id)
+        log.log(logging.DEBUG if entry.data.get("maybe_not_a_call") else logging.WARNING,
+                "journal: the end of %s found no call", entry.key)
+        return None
+    state = end_call(session, call_id, at=entry.at)
+    if not entry.data.get("early"):  # the channel itself ended: the recordings are final
+        session.info.setdefault("journal_ended", []).append(call_id)
+    return call_id, state
 
 
-APPLIERS = {OPEN: apply_open, FINISH: apply_finish, ANSWER: apply_answer, END: apply_end}
+APPLIERS = {OPEN: apply_open, INTAKE: apply_intake, FINISH: apply_finish, ANSWER: apply_answer, KEYS: apply_keys,
+            END: apply_end}
 
 
 def replayer(journal: Journal, database, *, call_ended: Callable[[int], None] | None = None) -> Replayer:
@@ -172,33 +225,87 @@ async def keep_or_write(journal: Journal | None, key: str | None, kind: str, dat
     return False, None
 
 
-def keep_or_write_now(journal: Journal, database, key: str, kind: str, data: dict, *,
-                      timeout_s: float = 0.8) -> bool:
-    """`keep_or_write` for a plain thread (the AMI listener): True if written now, False if kept.
+class CallWriter:
+    """Write-now-or-keep for a plain thread (the AMI listener): entries of one call are applied
+    together, in one transaction, on this writer's own thread, within `timeout_s`.
 
-    The write runs on its own thread and is given `timeout_s`; one that has not finished by then
-    is left to finish or fail on its own, and the entry is kept: its applier writes it once.
+    One thread, so the listener's writes reach the database in the order the events came. A write
+    still waiting for that thread when its time is up is cancelled and never runs; its entries
+    are kept. While a write has been running longer than `timeout_s` (a stalled database), the
+    next ones are kept at once rather than each waiting its turn: the listener must keep reading
+    Asterisk's events.
     """
-    if not journal.holds(key):
-        done = threading.Event()
-        outcome: list = []
 
-        def write() -> None:
+    def __init__(self, journal: Journal, database, *, timeout_s: float = 0.8) -> None:
+        self.journal = journal
+        self.database = database
+        self.timeout_s = timeout_s
+        self.kept = 0
+        self.cancelled = 0
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="call-writer")
+        self._running_since: float | None = None
+
+    def write(self, key: str, entries: list[tuple[str, dict]], *, at: datetime | None = None,
+              keep: bool = True) -> list | None:
+        """The appliers' results if written now; None if kept in the journal (or, with `keep`
+        False, for a write only worth doing now, dropped).
+
+        Raises JournalError when the entries could be neither written nor kept.
+        """
+        at = at or datetime.now().astimezone()
+        held = self.journal.holds(key)  # then this call's entries wait there: these go behind them
+        if not held and not self._stalled():
+            future = self._executor.submit(self._apply, key, entries, at)
             try:
-                with database.session() as session:
-                    APPLIERS[kind](session, Entry(0, key, kind, data, datetime.now().astimezone()))
-                outcome.append(True)
-            except Exception as error:
-                outcome.append(error)
-            finally:
-                done.set()
+                return future.result(self.timeout_s)
+            except FutureTimeout:
+                if future.cancel():
+                    self.cancelled += 1
+                reason = "timeout"
+            except Exception as error:  # away, refused, or the write itself failed
+                reason = error.__class__.__name__
+            log.warning("%s of %s not written now (%s)%s", "+".join(kind for kind, _ in entries), key, reason,
+                        "; kept in the call journal" if keep else "")
+        if not (keep or held):
+            return None
+        for kind, data in entries:
+            self.journal.append(key, kind, data, at=at)
+        self.kept += len(entries)
+        return None
 
-        threading.Thread(target=write, name=f"call-{kind}", daemon=True).start()
-        if done.wait(timeout_s) and outcome and outcome[0] is True:
-            return True
-    journal.append(key, kind, data)
-    return False
+    def read(self, job: Callable[[Session], object]):
+        """`job(session)` on the writer's thread within `timeout_s`; None if it could not run."""
+        if self._stalled():
+            return None
+        future = self._executor.submit(self._run, job)
+        try:
+            return future.result(self.timeout_s)
+        except FutureTimeout:
+            future.cancel()
+        except Exception as error:
+            log.warning("a read of the call path failed: %s", error.__class__.__name__)
+        return None
+
+    def close(self) -> None:
+        """Stop taking work; a write stuck on a stalled database is left behind (its entries are kept)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _stalled(self) -> bool:
+        since = self._running_since
+        return since is not None and time.monotonic() - since > self.timeout_s
+
+    def _run(self, job):
+        self._running_since = time.monotonic()
+        try:
+            with self.database.session() as session:
+                return job(session)
+        finally:
+            self._running_since = None
+
+    def _apply(self, key: str, entries: list[tuple[str, dict]], at: datetime) -> list:
+        return self._run(lambda session: [APPLIERS[kind](session, Entry(0, key, kind, data, at))
+                                          for kind, data in entries])
 
 
-__all__ = ["ANSWER", "END", "FINISH", "OPEN", "Journal", "JournalError", "keep_or_write", "keep_or_write_now",
-           "replayer"]
+__all__ = ["ANSWER", "END", "FINISH", "INTAKE", "JOURNAL_CLIENT", "KEYS", "OPEN", "CallWriter", "Journal",
+           "JournalError", "keep_or_write", "replayer", "runtime_journal"]

@@ -11,15 +11,16 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ivr.location import CellId, Fix
-from ivr.priority import BASE, PriorityFacts, queue_priority
+from ivr.priority import BASE, HIGHEST, POINTS, PriorityFacts, queue_priority
 from siaga112 import events
 from siaga112.db import iso, utcnow
 from siaga112.models import AmlMessage, Call, CellTower, LocationFix, Recording, Reporter, User
+from siaga112.models.calls import SERVICE_CHOICES
 
 log = logging.getLogger(__name__)
 
@@ -106,28 +107,30 @@ class OpenCall:
                       if row.blocked or row.strikes > 0}
             for row in session.execute(_WAITING_AML, {"callers": callers, "since": now - AML_WAIT}):
                 waiting_aml.setdefault(row.caller, []).append(row)
-        # A call already on record under this uniqueid (the AMI listener saw it first, or the
-        # intake ran past its budget and runs again) is that call: one channel, one record.
-        uniqueids = [job.new.uniqueid[:64] for job in jobs if job.new.uniqueid]
-        known = dict(session.execute(_LIVE_BY_UNIQUEID, {"uniqueids": uniqueids}).all()) if uniqueids else {}
-        fresh = [job for job in jobs if job.new.uniqueid[:64] not in known]
-        rows = [{
+        # One channel, one record: the intake, the IVR menu and the AMI listener all open the call
+        # of the same uniqueid, often at the same moment. The insert skips a uniqueid already on
+        # record (or being written by the other: PostgreSQL waits for that transaction, SQLite
+        # for its write lock), and a call met that way is merged into instead (`_merge`).
+        fresh = _insert_calls(session, [{
             "uniqueid": job.new.uniqueid[:64], "channel": (job.new.channel or "")[:200] or None,
             "caller": job.new.caller, "caller_raw": job.new.caller_raw, "caller_name": job.new.caller_name,
             "state": "ivr", "priority": BASE, "ivr_step": job.new.ivr_step,
             "started_at": job.new.answered_at or job.new.started_at or now, "pbx_answered_at": job.new.answered_at,
-        } for job in fresh]
-        fresh_ids = iter(_insert_calls(session, rows) if rows else [])
-        ids = [known[job.new.uniqueid[:64]] if job.new.uniqueid[:64] in known else next(fresh_ids) for job in jobs]
-        opened, fix_rows, aml_rows = [], [], []
+        } for job in jobs])
+        missing = sorted({job.new.uniqueid[:64] for job in jobs} - set(fresh))
+        known = dict(session.execute(_BY_UNIQUEID, {"uniqueids": missing}).all()) if missing else {}
+        known.update(fresh)
+        opened, fix_rows, aml_rows, merged = [], [], [], []
         seen_in_batch: dict[str, int] = {}
-        for job, call_id in zip(jobs, ids):
+        for job in jobs:
+            uniqueid = job.new.uniqueid[:64]
             caller = job.new.caller
-            call = OpenedCall(call_id)
-            if job.new.uniqueid[:64] in known:
-                # Its AML was taken when it was opened; only what the network says now is added.
-                fix_rows.extend(_fix_row(call_id, fix, now) for fix in job.new.fixes)
-                call.fix_count = len(job.new.fixes)
+            if uniqueid in fresh:
+                call = OpenedCall(fresh.pop(uniqueid))  # the first job of a uniqueid made the row
+            else:
+                call = OpenedCall(known[uniqueid])
+                # Its AML was taken when it was opened; what this writer knows is added to it.
+                merged.append((job, call))
                 if caller:
                     call.repeat_count = max(0, earlier.get(caller, 0) - 1)
                     call.prank_suspect = caller in pranks
@@ -135,7 +138,7 @@ class OpenCall:
                 continue
             fixes = list(job.new.fixes)
             if job.new.cell is not None:
-                fixes.extend(_cell_fix(session, call_id, job.new.cell))
+                fixes.extend(_cell_fix(session, call.id, job.new.cell))
             if caller:
                 call.repeat_count = earlier.get(caller, 0) + seen_in_batch.get(caller, 0)
                 seen_in_batch[caller] = seen_in_batch.get(caller, 0) + 1
@@ -143,31 +146,70 @@ class OpenCall:
                 for aml in waiting_aml.pop(caller, []):  # the caller's first call in the batch takes them
                     fixes.append(Fix("aml", aml.lat, aml.lon, aml.accuracy_m, aml.observed_at,
                                      _aml_detail(aml.id, aml.positioning_method, aml.warnings)))
-                    aml_rows.append({"b_id": aml.id, "b_call_id": call_id})
-            fix_rows.extend(_fix_row(call_id, fix, now) for fix in fixes)
+                    aml_rows.append({"b_id": aml.id, "b_call_id": call.id})
+            fix_rows.extend(_fix_row(call.id, fix, now) for fix in fixes)
             call.fix_count = len(fixes)
             opened.append(call)
         if fix_rows:
             session.execute(insert(FIXES), fix_rows)
+        if merged:
+            fix_rows = _merge(session, merged, now)
+            if fix_rows:
+                session.execute(insert(FIXES), fix_rows)
         if aml_rows:
             session.execute(_ATTACH_AML, aml_rows)
         return opened
 
 
-def _insert_calls(session: Session, rows: list[dict]) -> list[int]:
-    """Insert calls and return their ids in the order of `rows`.
+# The step the AMI listener notes on a call it opened itself: any step of the intake or the IVR
+# menu says more about the call, and replaces it; it never replaces theirs.
+LISTENER_STEP = "ami"
 
-    One multi-row INSERT ... RETURNING does it, but the database may return the rows in any
-    order, so they are matched back by Asterisk's uniqueid (unique per channel); a batch with
-    a uniqueid twice (a client that is not Asterisk) is inserted row by row instead.
+
+def _merge(session: Session, merged: list[tuple["OpenCall", OpenedCall]], now) -> list[dict]:
+    """What a second writer of a call brings to the record already there; the fix rows to add.
+
+    Fields the record lacks are filled (caller, name, channel, Asterisk's answer time, which is
+    then where the call starts), the listener's step gives way to an IVR step, and fixes are
+    added unless the call has that very position from that source already (a journal entry
+    replayed after its own write went through). Nothing else changes: not the state, not the
+    priority (`FinishIvr` raises that), so a call never goes backwards.
     """
-    uniqueids = [row["uniqueid"] for row in rows]
-    if len(set(uniqueids)) == len(rows):
-        by_uniqueid = {row.uniqueid: row.id for row in session.execute(_INSERT_CALL, rows)}
-        if len(by_uniqueid) == len(rows):
-            return [by_uniqueid[uniqueid] for uniqueid in uniqueids]
-        raise RuntimeError("the calls insert returned fewer rows than it was given")
-    return [session.execute(_INSERT_ONE_CALL, row).scalar_one() for row in rows]
+    session.execute(_FILL_CALL, [{
+        "b_id": call.id, "b_channel": (job.new.channel or "")[:200] or None, "b_caller": job.new.caller,
+        "b_caller_raw": job.new.caller_raw, "b_caller_name": job.new.caller_name,
+        "b_answered": job.new.answered_at,
+        "b_step": job.new.ivr_step if job.new.ivr_step != LISTENER_STEP else None,
+    } for job, call in merged])
+    ids = sorted({call.id for _job, call in merged})
+    have = {(row.call_id, row.source, row.lat, row.lon)
+            for row in session.execute(_FIXES_OF, {"ids": ids})}
+    rows = []
+    for job, call in merged:
+        fixes = list(job.new.fixes)
+        if job.new.cell is not None:
+            fixes.extend(_cell_fix(session, call.id, job.new.cell))
+        for fix in fixes:
+            if (call.id, fix.source, fix.lat, fix.lon) not in have:
+                have.add((call.id, fix.source, fix.lat, fix.lon))
+                rows.append(_fix_row(call.id, fix, now))
+        call.fix_count = len(fixes)
+    return rows
+
+
+def _insert_calls(session: Session, rows: list[dict]) -> dict[str, int]:
+    """Insert the calls whose uniqueid is not on record yet; uniqueid -> id of those inserted.
+
+    One multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING: the database may return the rows in
+    any order, so they are matched back by Asterisk's uniqueid (unique per channel); a uniqueid
+    given twice, or already there, is simply not returned.
+    """
+    if not rows:
+        return {}
+    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = (dialect_insert(CALLS).on_conflict_do_nothing(index_elements=["uniqueid"])
+                 .returning(CALLS.c.id, CALLS.c.uniqueid))
+    return {row.uniqueid: row.id for row in session.execute(statement, rows)}
 
 
 def open_call(session: Session, new: NewCall, *, repeat_window: timedelta) -> OpenedCall:
@@ -213,19 +255,15 @@ class FinishIvr:
     @classmethod
     def run_batch(cls, session: Session, jobs: list["FinishIvr"]) -> list[int]:
         now = utcnow()
-        # Never move a call backwards: `call-ended` may have closed it already (Asterisk ends the
-        # AGI at a hang-up and runs `h` at once); then only its IVR step is noted.
-        in_ivr = set(session.execute(_IN_IVR, {"ids": [job.call_id for job in jobs]}).scalars())
-        closed = [{"b_id": job.call_id, "b_ivr_step": job.outcome.ivr_step} for job in jobs if job.call_id not in in_ivr]
-        if closed:
-            session.execute(_NOTE_STEP, closed)
+        current = {row.id: row for row in session.execute(_STATES, {"ids": [job.call_id for job in jobs]})}
+        in_ivr = {call_id for call_id, row in current.items() if row.state == "ivr"}
         unlocated = [job.call_id for job in jobs if not job.facts.known_location]
         if unlocated:
             # An AML message may have reached the call while the caller was in the IVR.
             located = set(session.execute(_LOCATED, {"ids": unlocated}).scalars())
             for job in jobs:
                 job.facts.known_location = job.facts.known_location or job.call_id in located
-        updates, recordings, notices, priorities = [], [], [], []
+        updates, merges, recordings, notices, priorities = [], [], [], [], []
         for job in jobs:
             outcome = job.outcome
             priority, reasons = queue_priority(job.facts)
@@ -235,6 +273,20 @@ class FinishIvr:
                                "state": "expected", "created_at": now, "transcript_status": "pending"}
                               for kind, path in outcome.recordings.items())
             if job.call_id not in in_ivr:
+                row = current.get(job.call_id)
+                if row is not None and row.state == "queued" and priority > row.priority:
+                    notices.append(("call.updated", {"id": job.call_id, "priority": priority}, None))
+                else:
+                    priorities[-1] = row.priority if row is not None else priority
+                # Never move a call backwards: another writer has it queued already (the AMI
+                # listener, or the intake's twin), or `call-ended` closed it (Asterisk ends the AGI
+                # at a hang-up and runs `h` at once). What this one knew is added: its IVR step,
+                # what the caller chose or pressed, and, while the caller waits, its rating if that
+                # is higher (it knew a position the other did not).
+                merges.append({
+                    "b_id": job.call_id, "b_priority": priority, "b_service_choice": outcome.service_choice,
+                    "b_silent": outcome.silent, "b_silent_emergency": outcome.silent_emergency,
+                    "b_ivr_step": outcome.ivr_step if outcome.ivr_step != LISTENER_STEP else None})
                 continue
             queued = outcome.state == "queued"
             at = outcome.at or now
@@ -253,6 +305,8 @@ class FinishIvr:
             notices.append(("call.queued" if queued else "call.ended", summary, None))
         if updates:
             session.execute(_FINISH_CALL, updates)
+        if merges:
+            session.execute(_MERGE_FINISH, merges)
         if recordings:
             session.execute(_recordings_insert(session), recordings)
         events.publish_many(session, notices, now=now)
@@ -276,6 +330,7 @@ class IntakeCall:
     new: NewCall
     repeat_window: timedelta
     recordings: dict[str, str] = field(default_factory=dict)  # kind -> path Asterisk writes
+    queued_at: datetime | None = None  # when the caller joined the queue (an event's, a journal entry's time); None: now
 
     @classmethod
     def run_batch(cls, session: Session, jobs: list["IntakeCall"]) -> list[tuple[int, int]]:
@@ -284,9 +339,9 @@ class IntakeCall:
         for job, call in zip(jobs, opened):
             facts = PriorityFacts(known_location=call.fix_count > 0, repeat_count=call.repeat_count,
                                   prank_suspect=call.prank_suspect)
-            outcome = IvrOutcome(state="queued", ivr_step="intake", prank_suspect=call.prank_suspect,
+            outcome = IvrOutcome(state="queued", ivr_step=job.new.ivr_step, prank_suspect=call.prank_suspect,
                                  repeat_count=call.repeat_count, recordings=job.recordings,
-                                 summary={"caller": job.new.caller, "caller_name": job.new.caller_name,
+                                 at=job.queued_at, summary={"caller": job.new.caller, "caller_name": job.new.caller_name,
                                           "uniqueid": job.new.uniqueid, "silent": False,
                                           "pbx_answered_at": iso(job.new.answered_at)})
             finishes.append(FinishIvr(call.id, outcome, facts))
@@ -322,20 +377,38 @@ _WAITING_AML = (select(AML.c.id, AML.c.caller, AML.c.lat, AML.c.lon, AML.c.accur
                        AML.c.positioning_method, AML.c.warnings)
                 .where(AML.c.caller.in_(bindparam("callers", expanding=True)), AML.c.call_id.is_(None),
                        AML.c.received_at >= bindparam("since")).order_by(AML.c.id))
-_LIVE_BY_UNIQUEID = (select(CALLS.c.uniqueid, func.max(CALLS.c.id))
-                     .where(CALLS.c.uniqueid.in_(bindparam("uniqueids", expanding=True)),
-                            CALLS.c.state.in_(("ivr", "queued", "answered")))
-                     .group_by(CALLS.c.uniqueid))
-_INSERT_CALL = insert(CALLS).returning(CALLS.c.id, CALLS.c.uniqueid)
-_INSERT_ONE_CALL = insert(CALLS).returning(CALLS.c.id)
+_BY_UNIQUEID = select(CALLS.c.uniqueid, CALLS.c.id).where(CALLS.c.uniqueid.in_(bindparam("uniqueids", expanding=True)))
+_FIXES_OF = (select(FIXES.c.call_id, FIXES.c.source, FIXES.c.lat, FIXES.c.lon)
+             .where(FIXES.c.call_id.in_(bindparam("ids", expanding=True))))
+_ANSWERED = bindparam("b_answered", type_=CALLS.c.pbx_answered_at.type)
+_STEP = bindparam("b_step", type_=CALLS.c.ivr_step.type)
+_FILL_CALL = update(CALLS).where(CALLS.c.id == bindparam("b_id")).values(
+    channel=func.coalesce(CALLS.c.channel, bindparam("b_channel", type_=CALLS.c.channel.type)),
+    caller=func.coalesce(CALLS.c.caller, bindparam("b_caller", type_=CALLS.c.caller.type)),
+    caller_raw=func.coalesce(CALLS.c.caller_raw, bindparam("b_caller_raw", type_=CALLS.c.caller_raw.type)),
+    caller_name=func.coalesce(CALLS.c.caller_name, bindparam("b_caller_name", type_=CALLS.c.caller_name.type)),
+    pbx_answered_at=func.coalesce(CALLS.c.pbx_answered_at, _ANSWERED),
+    started_at=case((CALLS.c.pbx_answered_at.is_(None) & _ANSWERED.is_not(None), _ANSWERED),
+                    else_=CALLS.c.started_at),
+    ivr_step=case(((CALLS.c.ivr_step.is_(None) | (CALLS.c.ivr_step == LISTENER_STEP))
+                   & _STEP.is_not(None), _STEP), else_=CALLS.c.ivr_step))
 _ATTACH_AML = update(AML).where(AML.c.id == bindparam("b_id")).values(call_id=bindparam("b_call_id"))
 _LOCATED = select(FIXES.c.call_id).where(FIXES.c.call_id.in_(bindparam("ids", expanding=True))).distinct()
 _FINISH_CALL = update(CALLS).where(CALLS.c.id == bindparam("b_id"), CALLS.c.state == "ivr").values(
     {name: bindparam(f"b_{name}") for name in (
         "state", "priority", "ivr_step", "service_choice", "silent", "silent_emergency", "prank_suspect",
         "repeat_count", "ivr_error", "queued_at", "ended_at")})
-_IN_IVR = select(CALLS.c.id).where(CALLS.c.id.in_(bindparam("ids", expanding=True)), CALLS.c.state == "ivr")
-_NOTE_STEP = update(CALLS).where(CALLS.c.id == bindparam("b_id")).values(ivr_step=bindparam("b_ivr_step"))
+_MERGE_STEP = bindparam("b_ivr_step", type_=CALLS.c.ivr_step.type)
+_MERGE_PRIORITY = bindparam("b_priority", type_=CALLS.c.priority.type)
+_MERGE_FINISH = update(CALLS).where(CALLS.c.id == bindparam("b_id")).values(
+    ivr_step=func.coalesce(_MERGE_STEP, CALLS.c.ivr_step),
+    service_choice=func.coalesce(CALLS.c.service_choice,
+                                 bindparam("b_service_choice", type_=CALLS.c.service_choice.type)),
+    silent=CALLS.c.silent | bindparam("b_silent", type_=CALLS.c.silent.type),
+    silent_emergency=CALLS.c.silent_emergency | bindparam("b_silent_emergency", type_=CALLS.c.silent_emergency.type),
+    priority=case(((CALLS.c.state == "queued") & (CALLS.c.priority < _MERGE_PRIORITY), _MERGE_PRIORITY),
+                  else_=CALLS.c.priority))
+_STATES = select(CALLS.c.id, CALLS.c.state, CALLS.c.priority).where(CALLS.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def find_call_id(session: Session, *, call_id: str | None, uniqueid: str | None,
@@ -470,3 +543,28 @@ def store_aml(session: Session, report) -> int | None:
                                          detail)], now=now)
         events.publish(session, "call.updated", {"id": call_id, "location_source": "aml"})
     return call_id
+
+
+def press_keys(session: Session, call_id: int, keys: str) -> int:
+    """Keys pressed while waiting: 55 is a silent emergency, a service name is the service choice.
+    The priority gains the points of the table (ivr/priority.py) once; returns it."""
+    row = session.execute(select(CALLS.c.priority, CALLS.c.silent_emergency, CALLS.c.service_choice)
+                          .where(CALLS.c.id == call_id)).one()
+    values: dict = {}
+    points = 0
+    if keys == "55" and not row.silent_emergency:
+        values.update(silent=True, silent_emergency=True)
+        points += POINTS["silent_emergency"]
+    elif keys in SERVICE_CHOICES.values() and row.service_choice != keys:
+        values["service_choice"] = keys
+        if row.service_choice is None:
+            points += POINTS["service_choice"]
+    if not values:
+        return row.priority
+    priority = min(HIGHEST, row.priority + points)
+    values["priority"] = priority
+    session.execute(update(CALLS).where(CALLS.c.id == call_id).values(**values))
+    payload = {"id": call_id, "priority": priority, "priority_reason": "silent_emergency" if keys == "55" else "service_choice"}
+    payload.update({k: v for k, v in values.items() if k != "priority"})
+    events.publish(session, "call.updated", payload)
+    return priority

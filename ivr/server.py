@@ -14,6 +14,7 @@ import threading
 from typing import Callable
 
 from ivr import call_journal
+from ivr.call_journal import JOURNAL_CLIENT  # noqa: F401 - the name older callers look for
 from ivr.connection import AgiConnection
 from ivr.context import StepContext
 from ivr.hooks import IvrHooks
@@ -23,7 +24,6 @@ from ivr.session import (
 from ivr.steps import ROUTES, Step
 from ivr.store import CallStore
 from ivr.workers import AgiWorkers
-from siaga112.journal import Journal
 from siaga112.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,6 @@ log = logging.getLogger(__name__)
 # The runtime client name under which other parts hand the IVR their listeners:
 # runtime.provide(HOOKS_CLIENT, IvrHooks(statement_listener=..., call_ended_listener=...)).
 HOOKS_CLIENT = "ivr_hooks"
-# The call journal of this process (`siaga112.journal.Journal`), for health and the AMI listener.
-JOURNAL_CLIENT = "call_journal"
 LISTEN_BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
 STOP_GRACE_SECONDS = 3.0  # serve must stop within 10 s (systemd kills at 90, operators sooner)
 WATCHDOG_SECONDS = 0.5
@@ -149,7 +147,7 @@ class AgiService:
         if hooks is None and hooks_factory is not None:
             hooks = hooks_factory(runtime)
         hooks = hooks or runtime.client(HOOKS_CLIENT, lambda _settings: IvrHooks())
-        self.journal = runtime.client(JOURNAL_CLIENT, lambda s: Journal(s.journal_dir))
+        self.journal = call_journal.runtime_journal(runtime)
         self.replayer = call_journal.replayer(self.journal, runtime.database, call_ended=hooks.call_ended)
         self.context = StepContext(settings=settings, store=self.store, hooks=hooks, journal=self.journal)
         self.workers = AgiWorkers(settings, hooks_factory, settings.agi_workers) if settings.agi_workers > 1 else None

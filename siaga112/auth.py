@@ -6,6 +6,8 @@ import functools
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from dataclasses import dataclass, field
 
 from flask import g, request
@@ -111,6 +113,38 @@ def token_principal(session: Session, token: str) -> Principal | None:
     for scope in list(scopes):
         scopes |= _IMPLIED.get(scope, set())
     return Principal(name=f"token:{row.name}", kind="token", scopes=frozenset(scopes), token_id=row.id)
+
+
+class TokenMemory:
+    """The principals of tokens this process read from the database, by the token's hash, for the
+    minutes the database is away (an SOS must still be taken then).
+
+    Only consulted when the database does not answer; every answered look-up refreshes or, for
+    a revoked or unknown token, forgets. A token revoked elsewhere while the database is away
+    keeps working here until it is back; one read longer than `max_age_s` ago is not trusted.
+    """
+
+    def __init__(self, max_age_s: float = 12 * 3600) -> None:
+        self.max_age_s = max_age_s
+        self._known: dict[str, tuple[Principal, float]] = {}
+        self._lock = threading.Lock()
+
+    def note(self, token: str, principal: Principal | None) -> None:
+        key = _token_hash(token)
+        with self._lock:
+            if principal is None:
+                self._known.pop(key, None)
+            else:
+                if len(self._known) > 10_000:
+                    self._known.clear()
+                self._known[key] = (principal, time.monotonic())
+
+    def recall(self, token: str) -> Principal | None:
+        with self._lock:
+            known = self._known.get(_token_hash(token))
+        if known is None or time.monotonic() - known[1] > self.max_age_s:
+            return None
+        return known[0]
 
 
 def user_principal(user: User) -> Principal:

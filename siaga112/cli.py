@@ -88,6 +88,30 @@ def user_create(obj: CliContext, name: str, role: str, password_stdin: bool, pho
     click.echo(f"user {name} created ({role})")
 
 
+@user.command("unlock")
+@click.argument("name")
+@pass_context
+def user_unlock(obj: CliContext, name: str) -> None:
+    """Let an account sign in again after others' wrong passwords locked it (audit-logged)."""
+    import getpass
+
+    from sqlalchemy import func, select
+
+    from siaga112.login_throttle import record_unlock
+    from siaga112.models import User
+
+    with obj.runtime.database.session() as session:
+        account = session.scalar(select(User).where(func.lower(User.username) == name.strip().lower()))
+        if account is None:
+            raise click.ClickException(f"no user {name!r}")
+        try:
+            operator = getpass.getuser()
+        except (KeyError, OSError):
+            operator = "unknown"
+        record_unlock(session, account, f"cli:{operator}"[:120], via="cli")
+    click.echo(f"user {account.username} may sign in again (the running console honours it at the next try)")
+
+
 @cli.group()
 def token() -> None:
     """Bearer tokens for machine clients."""

@@ -28,6 +28,22 @@ EVENT_KINDS = (
 )
 NOTIFY_CHANNEL = "siaga112_events"
 
+# The scope a reader needs to hear each kind: the stream is the API's reads told as they happen,
+# so a `calls:read` token (a wallboard) hears the queue and nothing of alarms (reporters' names
+# and positions, banks' panic alarms), incidents or units. A kind missing here reaches no one.
+EVENT_SCOPES = {
+    "call.queued": "calls:read", "call.updated": "calls:read", "call.answered": "calls:read",
+    "call.ended": "calls:read", "agent.status": "calls:read",
+    "alarm.new": "alarms:read", "alarm.updated": "alarms:read",
+    "incident.created": "incidents:read", "incident.updated": "incidents:read",
+    "unit.updated": "units:read",
+}
+
+
+def kinds_for(can: Callable[[str], bool]) -> frozenset[str]:
+    """The event kinds a reader who `can(scope)` may hear."""
+    return frozenset(kind for kind, scope in EVENT_SCOPES.items() if can(scope))
+
 
 def publish(session: Session, kind: str, payload: dict, *, audience: str | None = None) -> Event:
     """Queue an event for every console (or only `audience`, a username)."""

@@ -41,6 +41,7 @@ FILE_NAME = "journal.sqlite"
 REPLAY_EVERY_S = 1.0
 STOP_SECONDS = 1.5  # the last replay at stop gets this long; serve must stop within 10 s
 KEEP_DONE_S = 24 * 3600  # replayed entries are kept a day, for whoever asks what happened
+WAITING_BATCH = 500  # entries read per replay round; a full round is followed by the next at once
 GIVE_UP_AFTER = 50  # attempts of one key that failed for its own reason (not the database being away)
 
 _SCHEMA = """
@@ -121,6 +122,40 @@ class Journal:
             self.appended += 1
         return cursor.lastrowid
 
+    def append_many(self, entries: list[tuple[str, str, dict, datetime]]) -> None:
+        """Keep several entries (key, kind, data, at) with one fsync: all of them or, raising
+        JournalError, none. The alarm receiver keeps a whole batch of panels' frames this way."""
+        try:
+            rows = [(key, kind, orjson.dumps(data, option=orjson.OPT_NAIVE_UTC), at.isoformat())
+                    for key, kind, data, at in entries]
+            connection = self._connection()
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.executemany("INSERT INTO entries (key, kind, data, at) VALUES (?, ?, ?, ?)", rows)
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+        except (sqlite3.Error, OSError, TypeError) as error:
+            with self._lock:
+                self.write_failures += 1
+                self.last_failure = f"{error.__class__.__name__}: {error}"[:300]
+                self.last_failure_at = datetime.now(timezone.utc)
+            log.error("the journal at %s could not keep %d entries: %s", self.path, len(entries), error)
+            raise JournalError(str(error)) from error
+        with self._lock:
+            self.appended += len(entries)
+
+    def any_waiting(self) -> bool:
+        """True while any entry waits to be replayed (those given up on aside): a writer that
+        sees it keeps what comes next here too, behind them, rather than wait on the database."""
+        try:
+            return self._connection().execute(
+                "SELECT 1 FROM entries WHERE done_at IS NULL AND attempts < ? LIMIT 1",
+                (GIVE_UP_AFTER,)).fetchone() is not None
+        except sqlite3.Error:
+            return False
+
     def holds(self, key: str) -> bool:
         """True while `key` has entries waiting: what comes next for it must queue behind them."""
         try:
@@ -129,7 +164,7 @@ class Journal:
         except sqlite3.Error:
             return False
 
-    def waiting(self, limit: int = 500) -> list[Entry]:
+    def waiting(self, limit: int = WAITING_BATCH) -> list[Entry]:
         """Entries not yet replayed, oldest first (those given up on left out)."""
         rows = self._connection().execute(
             "SELECT seq, key, kind, data, at FROM entries WHERE done_at IS NULL AND attempts < ? "
@@ -218,7 +253,8 @@ class Replayer:
             if not self._hold_lock():
                 continue
             try:
-                self.replay_once()
+                if self.replay_once() >= WAITING_BATCH:
+                    self._wake.set()  # a backlog: the next round goes at once, not a second later
                 if time.monotonic() - last_cleanup > 3600:
                     self.journal.forget_old()
                     last_cleanup = time.monotonic()
@@ -238,8 +274,12 @@ class Replayer:
         try:
             self.journal.folder.mkdir(parents=True, exist_ok=True)
             handle = open(self.journal.folder / "replay.lock", "a")
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
+            return False
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # another replayer (this process's other service, or another process) has it
+            handle.close()
             return False
         self._lock_file = handle
         return True
@@ -267,7 +307,7 @@ class Replayer:
                 self.journal.note_failure([e.seq for e in group], "met a row written meanwhile")
                 continue
             except Exception as error:
-                if _database_away(error):
+                if database_away(error):
                     log.info("journal replay waits: the database is away (%s)", error.__class__.__name__)
                     return written
                 log.exception("journal entries of %s could not be written; kept and tried again", key)
@@ -286,10 +326,36 @@ class Replayer:
         return written
 
 
-def _database_away(error: BaseException) -> bool:
+def database_away(error: BaseException) -> bool:
+    """True for an error that says the database is not there (refused, dropped, a full pool, a
+    wait given up on), as against one that says something about what was being written."""
     from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
 
-    if isinstance(error, PoolTimeout):
+    if isinstance(error, (PoolTimeout, TimeoutError)):
         return True
     return isinstance(error, DBAPIError) and (error.connection_invalidated or
                                              error.__class__.__name__ == "OperationalError")
+
+
+def journal_health(journal: Journal, disk_warning_free_percent: float) -> dict:
+    """A journal's health for /healthz and the floor: `ok`; `warning` when entries wait to be
+    written or its disk runs low; `failing` when it cannot be written."""
+    from siaga112.storage import disk_health, write_probe
+
+    folder = str(journal.folder)
+    body = {**journal.counts(), **disk_health(folder, disk_warning_free_percent)}
+    body["disk"] = body.pop("status")
+    body["write_failures"] = journal.write_failures
+    if journal.last_failure:
+        body["last_failure"] = journal.last_failure
+    failure = write_probe(folder) if journal.folder.exists() else None
+    body["writable"] = failure is None
+    if failure:
+        body["write_error"] = failure
+    if failure or body["disk"] in ("full", "unreadable") or not body.get("readable", True):
+        body.update(status="failing", alert="critical")
+    elif body["disk"] == "low" or body.get("waiting") or body.get("given_up"):
+        body.update(status="warning", alert="warning")
+    else:
+        body["status"] = "ok"
+    return body

@@ -125,6 +125,9 @@ class Settings:
     # SIA DC-09 receiver: frames arriving within this many milliseconds are stored in one
     # transaction, then all acknowledged (every ACK still follows its alarm's commit).
     sia_group_commit_ms: float = 2.0
+    # The longest an alarm receiver (DC-09, app SOS, IP buttons) waits for the database before
+    # it keeps the alarm in the alarm journal and acknowledges it (see config/settings.toml).
+    alarm_db_timeout_seconds: float = 2.0
 
     extra: dict[str, Any] = field(default_factory=dict)
 

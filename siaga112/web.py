@@ -12,7 +12,9 @@ from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from siaga112 import auth, i18n, idempotency, login_throttle, web_headers, web_input
+from siaga112.bounded import call_within
 from siaga112.errors import ApiError
+from siaga112.journal import database_away
 from siaga112.models import User
 from siaga112.runtime import Runtime
 
@@ -48,6 +50,7 @@ def make_app(runtime: Runtime | None = None, test_config: dict | None = None, bl
         app.config.update(test_config)
     app.extensions["siaga112"] = runtime
     app.extensions["siaga112.health_checks"] = dict(health_checks or {})
+    app.extensions["siaga112.token_memory"] = auth.TokenMemory()
     csrf.init_app(app)
     i18n.init_app(app, language=settings.language, zone=settings.timezone)
     web_input.init_app(app)
@@ -92,8 +95,13 @@ def _load_principal() -> None:
     g.principal = None
     token = auth.bearer_token()
     if token:
+        view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+        if getattr(view, "answers_without_database", False):
+            g.principal = _token_principal_within_bound(token)
+            return
         g.principal = auth.token_principal(db(), token)
         db().commit()
+        current_app.extensions["siaga112.token_memory"].note(token, g.principal)
         return
     user_id = cookie_session.get("user_id")
     if user_id is not None:
@@ -103,6 +111,46 @@ def _load_principal() -> None:
             g.user = user
         else:
             cookie_session.clear()
+
+
+def answers_without_database(view):
+    """Mark a view that must answer while the database is away (the SOS, kept in the alarm
+    journal): its token is read within `alarm_db_timeout_seconds`, and trusted as last read
+    when the database does not answer (`_token_principal_within_bound`)."""
+    view.answers_without_database = True
+    return view
+
+
+def _token_principal_within_bound(token: str) -> auth.Principal | None:
+    """The token's principal, read from the database within `alarm_db_timeout_seconds`.
+
+    The citizen app's SOS must be taken while the database is away, and its token is the first
+    thing read: a token this process has read before (on any request) is then trusted as it was
+    then (`auth.TokenMemory`), and `g.database_away` tells the view not to wait on the database
+    again. A token never read, with the database away, is answered 503 and resent. Other views
+    read the token on the request's own session, as they read everything else.
+    """
+    memory: auth.TokenMemory = current_app.extensions["siaga112.token_memory"]
+    rt = runtime()
+
+    def look_up() -> auth.Principal | None:
+        with rt.database.session() as session:
+            return auth.token_principal(session, token)
+
+    try:
+        principal = call_within(look_up, rt.settings.alarm_db_timeout_seconds, name="token-look-up")
+    except Exception as error:
+        if not database_away(error):
+            raise
+        g.database_away = True
+        principal = memory.recall(token)
+        if principal is None:
+            raise ApiError(503, "database_unavailable",
+                           "The database is not answering; send the request again shortly.") from None
+        log.warning("database away (%s): token %s taken as last read", error.__class__.__name__, principal.name)
+        return principal
+    memory.note(token, principal)
+    return principal
 
 
 def console_session_valid(user: User) -> bool:
@@ -145,8 +193,11 @@ def _check_csrf() -> None:
     csrf.protect()
 
 
+JSON_PATHS = ("/api/", "/open311/", "/twilio/", "/healthz", "/metrics")  # whose clients read JSON errors
+
+
 def _wants_json() -> bool:
-    return request.path.startswith(("/api/", "/open311/", "/twilio/", "/healthz", "/metrics"))
+    return request.path.startswith(JSON_PATHS)
 
 
 # A page for a person (not an API client) that went wrong: the catalogue's words for its status.
@@ -157,6 +208,30 @@ PAGE_ERRORS = {400: "error.bad_request", 401: "error.unauthorized", 403: "error.
 API_ERRORS = {404: ("There is nothing at this address.", "error.not_found"),
               405: ("This address does not accept that method.", "error.method_not_allowed"),
               413: ("The request body is too large.", "error.too_large")}
+
+
+# What the web server refuses before the app sees a request (`siaga112.web_server`), as the API says it.
+SERVER_ERRORS = {413: ("too_large", "The request body is too large.", "error.too_large"),
+                 400: ("bad_request", "The request's framing (Content-Length, Transfer-Encoding) is malformed.", None),
+                 431: ("headers_too_large", "The request's headers are too large.", None),
+                 501: ("not_implemented", "The request asks for something this server does not do.", None)}
+
+
+def server_error_body(app: Flask):
+    """`WebServer`'s `error_body`: the app's JSON error for a request the server refused itself,
+    for paths whose clients read JSON (None elsewhere: a person's browser gets the server's text)."""
+
+    def make(status: int, path: str, headers: dict) -> tuple[str, bytes] | None:
+        if not path.startswith(JSON_PATHS) or status not in SERVER_ERRORS:
+            return None
+        code, english, key = SERVER_ERRORS[status]
+        wanted = {name.replace("_", "-").title(): value for name, value in headers.items()
+                  if name in ("ACCEPT_LANGUAGE", "COOKIE")}
+        with app.test_request_context(path, headers=wanted):
+            response, _status = ApiError(status, code, english, words=i18n.message(key) if key else None).response()
+            return response.content_type, response.get_data()
+
+    return make
 
 
 def _error_page(status: int, key: str):
@@ -192,7 +267,8 @@ def _register_error_handlers(app: Flask) -> None:
         slug = (error.name or "error").lower().replace(" ", "_")
         english, key = API_ERRORS.get(error.code, (error.description or "Error.", None))
         # A body over the limit reaches here only under a test client: `serve`'s waitress refuses it
-        # (413) before reading it and closes the connection, so no unread body is taken for the next.
+        # (413) before reading it and closes the connection, so no unread body is taken for the next;
+        # its answer is this same JSON error all the same (`server_error_body`).
         return ApiError(error.code or 500, slug, english, words=i18n.message(key) if key else None).response()
 
     @app.errorhandler(DataError)
@@ -234,4 +310,4 @@ def json_body() -> dict:
     return data
 
 
-__all__ = ["make_app", "db", "runtime", "json_body", "machine_endpoint", "csrf", "jsonify", "console_session_valid"]
+__all__ = ["make_app", "db", "runtime", "json_body", "machine_endpoint", "answers_without_database", "csrf", "jsonify", "console_session_valid"]

@@ -10,6 +10,11 @@ liked.
 Console event streams (SSE) each hold a worker thread for their lifetime, so the server runs
 `threads + event_streams` workers and the app refuses streams beyond `event_streams` (503,
 and EventSource retries): the API always keeps `threads` workers of its own.
+
+Some requests never reach the app: a body declared over the limit (413), malformed framing
+headers (400), headers too large (431). Waitress answers those itself, in plain text; the
+`error_body` hook lets the app write that answer as it writes its own errors (JSON under
+`/api/`, in the client's language), and the connection is closed after it all the same.
 """
 
 from __future__ import annotations
@@ -18,8 +23,11 @@ import logging
 import threading
 import time
 
+from typing import Callable
+
 from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
+from waitress.task import ErrorTask
 from waitress import wasyncore
 
 log = logging.getLogger(__name__)
@@ -27,9 +35,37 @@ log = logging.getLogger(__name__)
 LOOP_TICK_SECONDS = 0.2  # how often the loop looks at the stop flag (and the longest a stop waits for it)
 
 
+# (status, path, request headers) -> (content type, body), or None for waitress's own answer.
+ErrorBody = Callable[[int, str, dict], "tuple[str, bytes] | None"]
+
+
+class _ErrorTask(ErrorTask):
+    """Waitress's answer to a request it refused before the app saw it, with the app's body."""
+
+    def execute(self):
+        error = self.request.error
+        made = None
+        error_body = getattr(self.channel.server, "error_body", None)
+        if error_body is not None:
+            try:
+                made = error_body(error.code, getattr(self.request, "path", "") or "", dict(self.request.headers))
+            except Exception:  # noqa: BLE001 - the refusal itself must always go out
+                log.exception("the app's body for a %s refused by the server could not be made", error.code)
+        if made is None:
+            super().execute()
+            return
+        content_type, body = made
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", content_type))
+        self.set_close_on_finish()  # its unread body must not be taken for the next request
+        self.content_length = len(body)
+        self.write(body)
+
+
 class _TimedChannel(HTTPChannel):
     """A connection that remembers when its current, still incomplete, request began to arrive."""
 
+    error_task_class = _ErrorTask
     request_began: float | None = None
 
     def received(self, data):
@@ -44,6 +80,7 @@ class _TimedChannel(HTTPChannel):
 class _Server(TcpWSGIServer):
     channel_class = _TimedChannel
     request_timeout = 30.0
+    error_body: ErrorBody | None = None
 
     def maintenance(self, now):
         """Waitress closes idle connections; also close those still sending one request too slowly."""
@@ -61,7 +98,7 @@ class WebServer:
 
     def __init__(self, app, host: str, port: int, *, threads: int = 16, event_streams: int = 400,
                  request_timeout: float = 30.0, idle_timeout: int = 120, max_body_bytes: int = 1024 * 1024,
-                 trusted_proxy: str = "") -> None:
+                 trusted_proxy: str = "", error_body: ErrorBody | None = None) -> None:
         workers = max(1, threads) + max(0, event_streams)
         proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
                  "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}} if trusted_proxy else {}
@@ -81,6 +118,7 @@ class WebServer:
             **proxy,
         )
         self.server.request_timeout = float(request_timeout)
+        self.server.error_body = error_body
         self.port = self.server.effective_port
         self.host = host
         self._stopping = threading.Event()

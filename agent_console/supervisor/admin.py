@@ -18,6 +18,7 @@ from routing import units as unit_service
 from routing.alarms.sites import register_site, site_json
 from routing.service import engine_for
 from siaga112 import audit, auth
+from siaga112.login_throttle import record_unlock
 from siaga112.models import Agency, AlarmSite, Unit, User
 from siaga112.models.people import ROLES
 from siaga112.web import db, runtime
@@ -79,6 +80,12 @@ def reset_password(session: Session, user: User, password: str, actor: User) -> 
                  actor_id=actor.id, ip=client_ip())
 
 
+def unlock_sign_in(session: Session, user: User, actor: User) -> None:
+    """Let an account locked by others' wrong passwords sign in again: in the audit log, which
+    every process's sign-in check consults (the counts may live in another process's memory)."""
+    record_unlock(session, user, actor.username, actor_id=actor.id, ip=client_ip(), via="console")
+
+
 def _done(endpoint: str, work) -> object:
     """Run one change: commit and say so, or roll back and show the reason on the same page."""
     try:
@@ -117,6 +124,13 @@ def users_update(user_id: int):
 def users_password(user_id: int):
     user = db().get(User, user_id) or abort(404)
     return _done("supervisor.admin.users", lambda: reset_password(db(), user, request.form.get("password", ""), g.user))
+
+
+@bp.post("/users/<int:user_id>/unlock")
+@page("admin")
+def users_unlock(user_id: int):
+    user = db().get(User, user_id) or abort(404)
+    return _done("supervisor.admin.users", lambda: unlock_sign_in(db(), user, g.user))
 
 
 @bp.get("/sites")

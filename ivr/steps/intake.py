@@ -2,10 +2,14 @@
 
 It says nothing to the caller and asks nothing: the dialplan has answered, started the
 recordings, and puts the caller in queue 112 the moment this returns (or the moment its budget,
-SIAGA112_INTAKE_BUDGET, runs out: a slow database or a stalled server costs the caller that much
-at most, and the AMI listener then finishes the record). What it reads: the caller's number and
-name, the answer time the dialplan noted, the network's location (ivr/network_location.py); an
-AML message already waiting is attached by the database job. What it sets: SIAGA_CALL_ID and QUEUE_PRIO.
+SIAGA112_INTAKE_BUDGET, 1.5 s, runs out). What it reads: the caller's number and name, the answer
+time the dialplan noted, the network's location (ivr/network_location.py); an AML message already
+waiting is attached by the database job. What it sets: QUEUE_PRIO, then SIAGA_CALL_ID.
+
+The database gets `ivr_db_timeout_seconds` (0.8 s), well inside the budget: a database that is
+down, hung or slow costs the caller that much at most. What the intake knew then goes to the call
+journal (`ivr/call_journal.py`) and reaches the record when the database is back, and the caller is
+queued with the dialplan's fail-open priority, or higher if the network gave a position.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from ivr import call_journal
 from ivr import channel_vars as var
 from ivr.calls import IntakeCall, NewCall, epoch_time
 from ivr.context import StepContext
 from ivr.identity import caller_name, caller_number, clean_text
 from ivr.network_location import network_location
+from ivr.priority import FAIL_OPEN, PriorityFacts, queue_priority
 from ivr.session import AgiSession
 
 log = logging.getLogger(__name__)
@@ -52,8 +58,23 @@ async def handle(session: AgiSession, context: StepContext) -> None:
     new.fixes, new.cell = await network_location(session, f"uniqueid {new.uniqueid}")
     recordings = recording_paths(await session.get_variable(var.SIAGA_RECORDING))
     window = timedelta(minutes=context.settings.repeat_call_window_minutes)
-    call_id, priority = await context.store.run(IntakeCall(new, window, recordings))
+    # Not rated by the database: never below the dialplan's fail-open.
+    priority = max(FAIL_OPEN, queue_priority(PriorityFacts(known_location=bool(new.fixes)))[0])
+    call_id = None
+    try:
+        written, stored = await call_journal.keep_or_write(
+            context.journal, new.uniqueid, call_journal.INTAKE, call_journal.intake_data(new, window, recordings),
+            lambda: context.store.run(IntakeCall(new, window, recordings)))
+        if written:
+            call_id, priority = stored
+    except Exception:
+        # Neither stored nor kept (the journal's disk too): the AMI listener opens the call from
+        # Asterisk's events, and the caller goes to the queue all the same.
+        log.exception("uniqueid %s: the intake could not store nor keep the call", new.uniqueid)
     # QUEUE_PRIO first: the dialplan takes a call id as "the intake finished".
     await session.set_variable(var.QUEUE_PRIO, priority)
+    if call_id is None:
+        log.warning("uniqueid %s: intake kept in the call journal, priority %s", new.uniqueid, priority)
+        return
     await session.set_variable(var.SIAGA_CALL_ID, call_id)
     log.info("call %s: intake done, priority %s", call_id, priority)

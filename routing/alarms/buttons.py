@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import select
@@ -42,7 +44,7 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-def _check_signature(site: AlarmSite, timestamp: str | None, signature: str | None, body: bytes,
+def _check_signature(site, timestamp: str | None, signature: str | None, body: bytes,
                      now: float) -> None:
     unsigned = ApiError(401, "bad_signature", "The event is not signed correctly for this device.")
     if not timestamp or not signature:
@@ -95,49 +97,143 @@ def _sent_at(value) -> datetime | None:
     return None
 
 
+@dataclass(frozen=True)
+class ButtonSite:
+    """What checking and keeping a button's event needs of its site, remembered for when the
+    database is away (`DeviceBook`)."""
+
+    id: int
+    name: str
+    secret: str | None
+    lat: float | None
+    lon: float | None
+
+    @classmethod
+    def of(cls, site: AlarmSite) -> "ButtonSite":
+        return cls(site.id, site.name, site.secret, site.lat, site.lon)
+
+
+class DeviceBook:
+    """The button sites this process has read, by device id: while the database is away an
+    event is still checked against its device's secret, kept in the journal and answered.
+
+    A device not read since the process started cannot be checked then; its event is answered
+    503 and the button resends it. Every event read with the database up refreshes its entry
+    (a new secret, a removed site).
+    """
+
+    def __init__(self) -> None:
+        self._sites: dict[str, ButtonSite] = {}
+        self._lock = threading.Lock()
+        self.loaded = False
+
+    def load(self, session: Session) -> None:
+        rows = session.scalars(select(AlarmSite).where(AlarmSite.device_id.is_not(None))).all()
+        with self._lock:
+            self._sites = {row.device_id: ButtonSite.of(row) for row in rows}
+            self.loaded = True
+
+    def note(self, device_id: str, site: AlarmSite | None) -> None:
+        with self._lock:
+            if site is None:
+                self._sites.pop(device_id, None)
+            else:
+                self._sites[device_id] = ButtonSite.of(site)
+
+    def get(self, device_id: str) -> ButtonSite | None:
+        with self._lock:
+            return self._sites.get(device_id)
+
+
+DEVICE_BOOK_CLIENT = "button_device_book"
+
+
+def device_book(runtime: Runtime) -> DeviceBook:
+    return runtime.client(DEVICE_BOOK_CLIENT, lambda _settings: DeviceBook())
+
+
+@dataclass(frozen=True)
+class CheckedEvent:
+    """A button event whose signature is good: what `record` stores, and the journal keeps."""
+
+    site: ButtonSite
+    event_id: str
+    event: str
+    ts: object
+    body: str
+
+
+def check(site: ButtonSite | AlarmSite, body: bytes, timestamp: str | None, signature: str | None,
+          now: float | None = None) -> CheckedEvent:
+    """Check one event's signature and fields against its site (no database): 401 or 400 if wrong."""
+    data = _parse(body)
+    _check_signature(site, timestamp, signature, body, time.time() if now is None else now)
+    _validate(data)
+    # The device's own words, kept exactly (escaped where a database could not hold them): the
+    # same event resent must find its first answer, and two different ones must not meet.
+    return CheckedEvent(site if isinstance(site, ButtonSite) else ButtonSite.of(site),
+                        evidence(data["event_id"].strip()), data["event"], data.get("ts"),
+                        evidence(body.decode("utf-8", errors="replace")))
+
+
+def device_of(body: bytes) -> str:
+    """The device id an event names (400 when the body is not a button event)."""
+    return _parse(body)["device_id"]
+
+
 def receive(session: Session, runtime: Runtime, body: bytes, timestamp: str | None, signature: str | None,
             now: float | None = None) -> tuple[int, dict]:
     """Check, store and answer one button event: (HTTP status, JSON body). Commits."""
     data = _parse(body)
     site = session.scalar(select(AlarmSite).where(AlarmSite.device_id == data["device_id"]))
+    device_book(runtime).note(data["device_id"], site)
     if site is None:
         raise ApiError(404, "unknown_device", "No button is registered with this device id.")
-    _check_signature(site, timestamp, signature, body, time.time() if now is None else now)
-    _validate(data)
-    # The device's own words, kept exactly (escaped where a database could not hold them): the
-    # same event resent must find its first answer, and two different ones must not meet.
-    event_id = evidence(data["event_id"].strip())
-    first = _first_answer(session, site.id, event_id)
+    checked = check(site, body, timestamp, signature, now)
+    try:
+        status, result = record(session, runtime, checked)
+        session.commit()
+    except IntegrityError:  # the same event raced in on another connection: its answer stands
+        session.rollback()
+        first = _first_answer(session, site.id, checked.event_id)
+        if first is None:
+            raise
+        return 200, first
+    return status, result
+
+
+def record(session: Session, runtime: Runtime, checked: CheckedEvent, *, received_at: datetime | None = None
+           ) -> tuple[int, dict]:
+    """Store a checked event in the caller's transaction: (HTTP status, JSON body); a repeated
+    event id gets its first answer. The journal's replay calls this too, with the event's time."""
+    site_id, event_id = checked.site.id, checked.event_id
+    first = _first_answer(session, site_id, event_id)
     if first is not None:
         return 200, first
-    kind = data["event"]
+    site = session.get(AlarmSite, site_id)
+    if site is None:
+        raise LookupError(f"the button site {site_id} is gone")
+    kind = checked.event
     result: dict = {"event_id": event_id, "event": kind}
     alarm = None
     if ALARM_KINDS[kind]:
         alarm, _ = take_alarm(session, runtime, AlarmIntake(
             source="button", kind=ALARM_KINDS[kind], category=ALARM_KINDS[kind], priority=PRIORITY_TOP,
             lat=site.lat, lon=site.lon, site_id=site.id, dedupe_key=f"button:{site.id}:{event_id}",
-            message=f"{site.name}: {kind} button", raw=evidence(body.decode("utf-8", errors="replace")),
-            flags={"silent": True} if kind == "duress" else {},
+            message=f"{site.name}: {kind} button", raw=checked.body,
+            flags={"silent": True} if kind == "duress" else {}, received_at=received_at,
         ))
         result.update(result="alarm", alarm=alarm_json(session, alarm))
     elif kind == "cancel":
         result.update(_note_cancel(session, site))
     else:
         result.update(result="seen")
-    site.last_seen_at = utcnow()
+    site.last_seen_at = received_at or utcnow()
     if site.offline:
         clear_offline(session, site)
-    session.add(ButtonEvent(site_id=site.id, event_id=event_id, event=kind, sent_at=_sent_at(data.get("ts")),
+    session.add(ButtonEvent(site_id=site.id, event_id=event_id, event=kind, sent_at=_sent_at(checked.ts),
                             alarm_id=alarm.id if alarm else None, result=result))
-    try:
-        session.commit()
-    except IntegrityError:  # the same event raced in on another connection: its answer stands
-        session.rollback()
-        first = _first_answer(session, site.id, event_id)
-        if first is None:
-            raise
-        return 200, first
+    session.flush()
     return (201 if alarm is not None else 200), result
 
 

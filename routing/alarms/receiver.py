@@ -8,8 +8,14 @@ frames arriving within a few milliseconds across all connections, stores them in
 transaction, and only after the commit releases their replies. One fsync then covers many
 panels: that, not skipping the fsync, is what brings stored-before-ACK close to the bare rate.
 
+When the database refuses, or does not answer within `alarm_db_timeout_seconds` (a hung
+PostgreSQL), the batch is appended to the alarm journal instead (`routing.alarms.journal`, one
+fsync) and acknowledged then; the journal's replayer stores it when the database is back. A
+frame goes unacknowledged (NAK, and the panel resends) only when neither could take it.
+
 Consumers (callables given the summaries of the new alarms, as consoles see them) run after
-the commit; one that fails is logged and counted and never stops the receiver.
+the commit; one that fails is logged and counted and never stops the receiver. Alarms kept in
+the journal reach the consoles when they are written (`alarm.new`), not through the consumers.
 """
 
 from __future__ import annotations
@@ -30,7 +36,10 @@ from siaga112.db import utcnow
 from siaga112.models import AlarmSite
 from siaga112.runtime import Runtime
 from siaga112.storable import clean, evidence
+from siaga112.bounded import call_within
+from siaga112.journal import JournalError, database_away
 from routing.alarms import dc09
+from routing.alarms.journal import alarm_journal, panel_entry, start_replayer, stop_replayer
 from routing.alarms.store import AlarmIntake, RouteMemo, take_alarms
 from routing.alarms.supervision import mark_seen, note_restore
 
@@ -70,6 +79,7 @@ class ReceiverCounts:
     alarms_stored: int = 0
     retransmissions: int = 0
     store_errors: int = 0
+    kept: int = 0  # frames kept in the alarm journal (the database away or slow) and acknowledged
     consumer_errors: int = 0
     refused: Counter = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -142,6 +152,8 @@ class GroupCommitter:
         self.window_s = window_s
         self.max_batch = max_batch
         self.routes = RouteMemo()
+        self.journal = alarm_journal(runtime)
+        self.db_wait_s = runtime.settings.alarm_db_timeout_seconds
         self.queue: queue.Queue = queue.Queue()
         self.thread = threading.Thread(target=self._run, name="sia-group-commit", daemon=True)
         self.batches = 0
@@ -211,18 +223,34 @@ class GroupCommitter:
                 self._commit([item])
 
     def _commit(self, batch: list[Pending]) -> None:
+        """Store the batch and release its replies: ACK once stored in the database or kept in
+        the alarm journal, NAK (the panel resends) when neither could take a frame."""
         self.batches += 1
+        if self.journal.any_waiting():  # alarms already wait for the database: these go behind them
+            self._keep(batch)
+            return
         try:
-            new_alarms = self._store(batch)
-            replies = [(pending, pending.reading.reply) for pending in batch]
-        except Exception:
+            created, repeats = self._store_within(batch)
+            new_alarms, replies = created, [(pending, pending.reading.reply) for pending in batch]
+            self.counts.add(alarms_stored=len(created), retransmissions=repeats, acked=len(batch))
+        except Exception as error:
+            if database_away(error):
+                self._keep(batch)
+                return
             log.exception("storing a batch of %s panel frames failed; storing them one by one", len(batch))
             new_alarms, replies = [], []
-            for pending in batch:
+            for number, pending in enumerate(batch):
                 try:
-                    new_alarms += self._store([pending])
+                    created, repeats = self._store_within([pending])
+                    new_alarms += created
                     replies.append((pending, pending.reading.reply))
-                except Exception:
+                    self.counts.add(alarms_stored=len(created), retransmissions=repeats, acked=1)
+                except Exception as error:
+                    if database_away(error):
+                        _release(replies)
+                        self._consume(new_alarms)
+                        self._keep(batch[number:])
+                        return
                     log.exception("a panel frame could not be stored; it gets NAK and the panel will resend: %r",
                                   pending.line)
                     self.counts.add(store_errors=1)
@@ -230,8 +258,27 @@ class GroupCommitter:
         _release(replies)
         self._consume(new_alarms)
 
-    def _store(self, batch: list[Pending]) -> list[dict]:
-        """One transaction: the batch's sites' last report (offline cleared), its alarms, restores."""
+    def _store_within(self, batch: list[Pending]) -> tuple[list[dict], int]:
+        """`_store`, waiting at most `alarm_db_timeout_seconds`: a hung database must not hold
+        the panels' ACKs past their timeout (TookTooLong; the late write then meets the journal's
+        replay at the frames' retransmission keys, so nothing is stored twice)."""
+        return call_within(lambda: self._store(batch), self.db_wait_s, name="sia-store")
+
+    def _keep(self, batch: list[Pending]) -> None:
+        """Keep the frames in the alarm journal (one fsync) and ACK them; NAK if it cannot."""
+        try:
+            self.journal.append_many([_entry(pending) for pending in batch])
+        except JournalError:
+            log.error("%d panel frames could be neither stored nor kept; NAK, the panels resend them", len(batch))
+            self.counts.add(store_errors=len(batch))
+            _release([(pending, dc09.nak()) for pending in batch])
+            return
+        self.counts.add(kept=len(batch), acked=len(batch))
+        _release([(pending, pending.reading.reply) for pending in batch])
+
+    def _store(self, batch: list[Pending]) -> tuple[list[dict], int]:
+        """One transaction: the batch's sites' last report (offline cleared), its alarms, restores.
+        The console summaries of the new alarms, and how many were retransmissions."""
         now = utcnow()
         alarm_items = [p for p in batch if p.reading.consequence.action == "alarm"]
         with self.runtime.database.session() as session:
@@ -243,8 +290,7 @@ class GroupCommitter:
                     note_restore(session, pending.site.id, pending.reading.consequence.kind,
                                  pending.reading.describe())
         created = [taken.summary for taken in results if taken.created]
-        self.counts.add(alarms_stored=len(created), retransmissions=len(results) - len(created), acked=len(batch))
-        return created
+        return created, len(results) - len(created)
 
     def _consume(self, alarms: list[dict]) -> None:
         if not alarms:
@@ -255,6 +301,14 @@ class GroupCommitter:
             except Exception:
                 self.counts.add(consumer_errors=1)
                 log.exception("alarm consumer %r failed; the receiver goes on", consumer)
+
+
+def _entry(pending: Pending):
+    """A frame as the alarm journal keeps it (written later by `routing.alarms.journal`)."""
+    consequence = pending.reading.consequence
+    action = consequence.action
+    return panel_entry(pending.site.id, action, _intake(pending) if action == "alarm" else None,
+                       (consequence.kind, pending.reading.describe()) if action == "restore" else None)
 
 
 def _intake(pending: Pending) -> AlarmIntake:
@@ -384,12 +438,14 @@ class AlarmReceiverService:
         """Load the accounts, warm up routing, and listen; returns once the port is bound."""
         self.book.reload()
         self._warm_up_routing()
+        start_replayer(self.runtime)
         self.committer.start()
         self._thread = threading.Thread(target=self._run, name="sia-receiver", daemon=True)
         self._thread.start()
         self._ready.wait(timeout=30)
         if self._start_error is not None:
             self.committer.stop()
+            stop_replayer(self.runtime)
             raise self._start_error
         log.info("SIA DC-09 receiver on %s:%s (%s accounts)", self.host, self.port, len(self.book.accounts))
 
@@ -413,6 +469,7 @@ class AlarmReceiverService:
             self._thread.join(timeout=2)
         elif self.committer.is_alive():
             self.committer.stop()
+        stop_replayer(self.runtime)
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
@@ -506,7 +563,12 @@ class AlarmReceiverService:
         """An unknown account or a frame no key opened: read the accounts again (a site may
         have been registered a moment ago), then answer as the frame now reads."""
         async with self._reload_lock:
-            await asyncio.get_running_loop().run_in_executor(None, self.book.reload)
+            try:
+                await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, self.book.reload),
+                                       self.runtime.settings.alarm_db_timeout_seconds)
+            except Exception as error:  # the database is away: answer from the accounts known
+                log.warning("DC-09 accounts could not be read again (%s); answering from those known",
+                            error.__class__.__name__)
         panel.waiting = False
         reply = self._accept(line, dc09.read_frame(line, self.book.accounts), panel)
         if not panel.waiting:

@@ -10,6 +10,7 @@ calls the number back and asks. A blocked reporter's SOS is taken too, only mark
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
@@ -55,9 +56,25 @@ def _dedupe_key(phone: str, idempotency_key: str | None, token_id: int | None = 
     return f"sos:t{token_id}:{phone}:{key}" if token_id is not None else f"sos:{phone}:{key}"
 
 
-def take_sos(session: Session, runtime: Runtime, body: dict, *,
-             idempotency_key: str | None = None, token_id: int | None = None) -> tuple[Alarm, bool]:
-    """Store one SOS and commit: (alarm, created). Raises ApiError(400) only for what the app can fix."""
+@dataclass
+class SosReport:
+    """An SOS as read from the app's body, before any database is asked: what `keep` journals
+    when the database is away, and what `store_sos` writes."""
+
+    phone: str
+    name: str | None
+    app_user_id: str | None
+    intake: AlarmIntake
+
+
+def read_sos(runtime: Runtime, body: dict, *, idempotency_key: str | None = None, token_id: int | None = None,
+             receipt: str | None = None) -> SosReport:
+    """Read one SOS without the database. Raises ApiError(400) only for what the app can fix.
+
+    `receipt` (the answer when the SOS is kept in the journal) becomes its dedupe key when the
+    app sent no Idempotency-Key, so a write that finished late and the journal's replay of the
+    same SOS still make one alarm.
+    """
     reporter_data = body.get("reporter")
     if not isinstance(reporter_data, dict):
         raise ApiError(400, "missing_reporter", "The SOS needs reporter.phone so we can call back.")
@@ -83,16 +100,34 @@ def take_sos(session: Session, runtime: Runtime, body: dict, *,
     elif location is not None:
         flags["location_warning"] = "The location was not an object with lat and lon; ask the caller where they are."
         flags["reported_location"] = repr(location)[:200]
+    dedupe_key = _dedupe_key(phone, idempotency_key or (f"receipt:{receipt}" if receipt else None), token_id)
+    if receipt:
+        flags["receipt"] = receipt
+    intake = AlarmIntake(
+        source="sos", kind=kind, category=_category(runtime, kind), priority=PRIORITY_TOP, lat=lat, lon=lon,
+        accuracy_m=float(accuracy) if accuracy is not None else None, message=message,
+        dedupe_key=dedupe_key, flags=flags, posted_by_token_id=token_id,
+    )
+    return SosReport(phone, name, app_user_id, intake)
 
-    reporter = reporters.get_or_create(session, phone, name=name, app_user_id=app_user_id)
-    priority = PRIORITY_TOP
+
+def sos_intake(session: Session, report: SosReport) -> AlarmIntake:
+    """The report's alarm with its reporter (made on first contact): a blocked one's SOS is
+    taken too, marked and lowered."""
+    reporter = reporters.get_or_create(session, report.phone, name=report.name, app_user_id=report.app_user_id)
+    intake = replace(report.intake, reporter_id=reporter.id, flags=dict(report.intake.flags))
     if reporter.blocked:
-        flags.update(reporter_blocked=True, reporter_strikes=reporter.strikes)
-        priority = PRIORITY_BLOCKED_REPORTER
-    return commit_alarm(session, runtime, AlarmIntake(
-        source="sos", kind=kind, category=_category(runtime, kind), priority=priority, lat=lat, lon=lon,
-        accuracy_m=float(accuracy) if accuracy is not None else None, message=message, reporter_id=reporter.id,
-        dedupe_key=_dedupe_key(phone, idempotency_key, token_id), flags=flags, posted_by_token_id=token_id,
-    ))
+        intake.flags.update(reporter_blocked=True, reporter_strikes=reporter.strikes)
+        intake.priority = PRIORITY_BLOCKED_REPORTER
+    return intake
 
 
+def store_sos(session: Session, runtime: Runtime, report: SosReport) -> tuple[Alarm, bool]:
+    """Store one SOS read by `read_sos` and commit: (alarm, created)."""
+    return commit_alarm(session, runtime, sos_intake(session, report))
+
+
+def take_sos(session: Session, runtime: Runtime, body: dict, *,
+             idempotency_key: str | None = None, token_id: int | None = None) -> tuple[Alarm, bool]:
+    """Store one SOS and commit: (alarm, created). Raises ApiError(400) only for what the app can fix."""
+    return store_sos(session, runtime, read_sos(runtime, body, idempotency_key=idempotency_key, token_id=token_id))

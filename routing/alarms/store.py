@@ -13,6 +13,7 @@ import logging
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Iterable
 
 from sqlalchemy import bindparam, select
@@ -58,6 +59,7 @@ class AlarmIntake:
     raw: str | None = None
     flags: dict = field(default_factory=dict)
     posted_by_token_id: int | None = None
+    received_at: datetime | None = None  # when it reached us, if not now (an alarm replayed from the journal)
 
 
 def _locate(intake: AlarmIntake) -> tuple[float | None, float | None, dict]:
@@ -178,7 +180,7 @@ def take_alarms(session: Session, runtime: Runtime, intakes: Iterable[AlarmIntak
             source=intake.source, kind=intake.kind, category=intake.category, state="open",
             priority=intake.priority, dedupe_key=key, reporter_id=intake.reporter_id, site_id=intake.site_id,
             lat=lat, lon=lon, accuracy_m=intake.accuracy_m if lat is not None else None, message=intake.message,
-            flags=flags or None, raw=intake.raw, received_at=utcnow(), posted_by_token_id=intake.posted_by_token_id,
+            flags=flags or None, raw=intake.raw, received_at=intake.received_at or utcnow(), posted_by_token_id=intake.posted_by_token_id,
             routing=_route(runtime, session, intake.category, lat, lon, intake.priority, routes),
         ))
         if key:

@@ -752,7 +752,8 @@ class AmiWatcher:
                         return message
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"AMI: no {what or 'matching message'} within {timeout:.0f} s")
+                    raise AssertionError(f"AMI: no {what or 'matching message'} within {timeout:.0f} s\n"
+                                         f"{self._queue_story()}")
                 self._changed.wait(left)
 
     def wait_event(self, name: str, *, timeout: float = 30.0, **match: str) -> Message:
@@ -766,9 +767,24 @@ class AmiWatcher:
             if len(found) >= count:
                 return found
             if time.monotonic() > deadline:
-                raise AssertionError(f"AMI: {len(found)} {name} events of {count} within {timeout:.0f} s")
+                raise AssertionError(f"AMI: {len(found)} {name} events of {count} within {timeout:.0f} s\n"
+                                     f"{self._queue_story()}")
             with self._changed:
                 self._changed.wait(0.2)
+
+    STORY_EVENTS = ("Newstate", "QueueCallerJoin", "AgentCalled", "AgentRingNoAnswer", "AgentConnect",
+                    "AgentComplete", "QueueCallerAbandon", "QueueMemberStatus", "ContactStatus", "Hangup")
+
+    def _queue_story(self, last: int = 40) -> str:
+        """The last queue and phone events, for a failure to say where a call stopped (a ring
+        nobody answered, a member Asterisk thought unavailable, a contact that went away)."""
+        with self._changed:
+            told = [m for m in self.messages if m.get("Event") in self.STORY_EVENTS][-last:]
+        lines = [" ".join(f"{key}={m.get(key)}" for key in
+                          ("Timestamp", "Event", "Channel", "Uniqueid", "ChannelStateDesc", "Interface",
+                           "Status", "Paused", "ContactStatus", "AOR", "RingTime", "Cause")
+                          if m.get(key) not in (None, "")) for m in told]
+        return "AMI events before it (last %d):\n  %s" % (len(lines), "\n  ".join(lines) or "none")
 
     def close(self) -> None:
         try:

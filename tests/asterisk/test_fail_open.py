@@ -36,7 +36,7 @@ def test_with_the_fastagi_server_down_the_caller_is_queued_recorded_and_connecte
     eventually(lambda: os.path.exists(recording), what=f"{recording} written")
     assert is_silent(wav_rms(recording)) is False
     [call] = eventually(lambda: [c for c in calls(database) if c.state == "completed"], what="the call completed on record")
-    # (Its ivr_step reads "intake": the AMI listener opens calls through the intake's own store step.)
+    # (Its ivr_step reads "ami": the AMI listener opened it, from Newstate, then rated and queued it.)
     assert call.caller == "+6286666666666" and call.uniqueid == joined.get("Uniqueid")
     assert asterisk.problems(asterisk.boot_log_end, ignore=FASTAGI_DOWN) == []
 

@@ -31,7 +31,7 @@ def test_event_published_in_another_process_reaches_a_stream_within_one_second(r
     other = Database(database.url)
     try:
         with LiveServer(Runtime(settings=runtime.settings, database=other)) as server, \
-                SseStream(server.port, headers=make_token("calls:read")) as stream:
+                SseStream(server.port, headers=make_token("calls:read", "alarms:read")) as stream:
             assert stream.status == 200
             _publish(database, "call.updated", {"id": 1})  # once this arrives, the stream is live
             stream.next_event(timeout=5)
@@ -45,6 +45,29 @@ def test_event_published_in_another_process_reaches_a_stream_within_one_second(r
     assert event["event"] == "alarm.new"
     assert event["data"]["payload"] == {"id": 7, "kind": "panic"}
     assert elapsed < 1.0
+
+
+def test_a_calls_read_token_hears_calls_and_no_alarm_incident_or_unit_event(console, database, make_token):
+    _publish(database, "alarm.new", {"id": 7, "kind": "panic", "reporter": {"name": "Sari"}})
+    _publish(database, "alarm.updated", {"id": 7})
+    _publish(database, "incident.created", {"id": 3})
+    _publish(database, "unit.updated", {"callsign": "DAMKAR-01"})
+    marker = _publish(database, "call.queued", {"id": 9})
+    with SseStream(console.port, "/api/v1/events?after=0", make_token("calls:read")) as stream:
+        event = stream.next_event()
+    assert (event["event"], event["id"]) == ("call.queued", str(marker))  # the four before it never came
+
+
+def test_a_token_with_alarms_read_hears_alarms_on_the_stream(console, database, make_token):
+    alarm = _publish(database, "alarm.new", {"id": 7, "kind": "panic"})
+    with SseStream(console.port, "/api/v1/events?after=0", make_token("calls:read", "alarms:read")) as stream:
+        assert stream.next_event()["id"] == str(alarm)
+
+
+def test_every_event_kind_names_the_scope_that_may_hear_it():
+    assert set(events.EVENT_SCOPES) == set(events.EVENT_KINDS)
+    assert events.kinds_for(lambda scope: scope == "calls:read") == {
+        "call.queued", "call.updated", "call.answered", "call.ended", "agent.status"}
 
 
 def test_stream_resumes_after_last_event_id(console, database, make_token):

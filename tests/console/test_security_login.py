@@ -172,3 +172,80 @@ def test_signing_out_on_one_desk_ends_the_session_on_every_other(app, make_user)
     factories.client_login(second, username, password)
     first.post("/logout", data={"csrf_token": token})
     assert second.get("/api/v1/calls").status_code == 401
+
+
+# --- an admin unlocks an account that others' guesses locked -----------------------------------------
+
+def _lock_out(app, username: str, failures: int = 3) -> None:
+    guesser = app.test_client()
+    for n in range(failures):
+        assert _try(guesser, username, f"guess {n}", address="203.0.113.66").status_code == 401
+    assert _try(guesser, username, "guess again", address="203.0.113.66").status_code == 429
+
+
+def test_siaga112_user_unlock_lets_the_owner_sign_in_at_once_in_the_running_console(runtime, database, make_user,
+                                                                                   cli_runner):
+    app = _app(runtime, login_failures_per_account=3, login_lock_minutes=15)
+    username, password = make_user("calltaker")
+    _lock_out(app, username)
+    owner = app.test_client()
+    assert _try(owner, username, password).status_code == 429  # locked by someone else's guesses
+
+    # The command runs in its own process: it cannot reach the console's counts, only the database.
+    result = cli_runner.invoke(["user", "unlock", username.upper()])
+    assert result.exit_code == 0, result.output
+    assert f"user {username} may sign in again" in result.output
+    assert _try(owner, username, password).status_code == 302
+
+    with database.session() as session:
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "login.unlocked"))
+        assert entry.target == f"user:{username}" and entry.actor.startswith("cli:")
+        assert entry.detail == {"via": "cli"}
+
+
+def test_after_an_unlock_new_wrong_passwords_lock_the_account_again(runtime, make_user, cli_runner):
+    app = _app(runtime, login_failures_per_account=3)
+    username, password = make_user("calltaker")
+    _lock_out(app, username)
+    assert cli_runner.invoke(["user", "unlock", username]).exit_code == 0
+    _lock_out(app, username)  # the guesser goes on: three more failures lock it again
+    assert _try(app.test_client(), username, password).status_code == 429
+
+
+def test_unlocking_an_unknown_user_says_so(cli_runner):
+    result = cli_runner.invoke(["user", "unlock", "nobody"])
+    assert result.exit_code != 0 and "no user 'nobody'" in result.output
+
+
+def test_an_admin_unlocks_an_account_from_the_users_page_and_it_is_audited(runtime, database, make_user):
+    from tests.support.console_client import csrf_token, sign_in
+
+    app = _app(runtime, login_failures_per_account=3)
+    username, password = make_user("dispatcher")
+    _lock_out(app, username)
+    admin = app.test_client()
+    sign_in(admin, database, "admin", username="root")
+    with database.session() as session:
+        user_id = session.scalar(select(User.id).where(User.username == username))
+    page = admin.get("/supervisor/admin/users").get_data(as_text=True)
+    assert f'/supervisor/admin/users/{user_id}/unlock' in page
+    response = admin.post(f"/supervisor/admin/users/{user_id}/unlock",
+                          data={"csrf_token": csrf_token(admin, "/supervisor/admin/users")})
+    assert response.status_code == 302
+    assert _try(app.test_client(), username, password).status_code == 302
+    with database.session() as session:
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "login.unlocked"))
+        assert (entry.actor, entry.target, entry.detail) == ("root", f"user:{username}", {"via": "console"})
+
+
+def test_a_calltaker_cannot_unlock_accounts(client, database, make_user):
+    from tests.support.console_client import sign_in
+
+    sign_in(client, database, "calltaker")
+    username, _ = make_user("dispatcher")
+    with database.session() as session:
+        user_id = session.scalar(select(User.id).where(User.username == username))
+    response = client.post(f"/supervisor/admin/users/{user_id}/unlock")
+    assert response.status_code in (400, 403)
+    with database.session() as session:
+        assert session.scalar(select(AuditEntry).where(AuditEntry.action == "login.unlocked")) is None

@@ -7,6 +7,7 @@ client that could hold one would be seen to starve the API.
 from __future__ import annotations
 
 import http.client
+import json
 import socket
 import time
 
@@ -126,6 +127,52 @@ def test_a_body_over_the_limit_is_a_413_and_the_connection_is_closed(serve_web, 
     answer = _read_to_close(sock, timeout=10)
     assert answer.startswith(b"HTTP/1.1 413")
     assert b"Connection: close" in answer
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"Content-Type: application/json" in head  # the API's own error, not the server's text
+    assert json.loads(body) == {"error": {"code": "too_large", "message": "Isi permintaan terlalu besar."}}
+
+
+def test_a_413_from_the_server_speaks_the_clients_language_and_the_next_request_needs_a_new_connection(serve_web):
+    service, headers = serve_web()
+    sock = _connect(service.port)
+    sock.sendall(f"POST /api/v1/sos HTTP/1.1\r\nHost: x\r\nAuthorization: {headers['Authorization']}\r\n"
+                 f"Accept-Language: en\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\n\r\n"
+                 .encode())
+    sock.sendall(b"{" * 65536)  # a client that starts sending anyway
+    sock.settimeout(10)
+    answer = b""
+    try:
+        while chunk := sock.recv(65536):
+            answer += chunk
+    except ConnectionResetError:  # closed under bytes it never read, as TCP does: the answer came first
+        pass
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413") and b"Connection: close" in head
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    assert json.loads(body[:length])["error"] == {"code": "too_large", "message": "The request body is too large."}
+    # The unread bytes were not taken for a request: the server closed the connection.
+    try:
+        assert sock.recv(1) == b""
+    except ConnectionResetError:
+        pass
+
+
+def test_a_page_over_the_limit_keeps_the_servers_plain_answer(serve_web):
+    service, _headers = serve_web()
+    sock = _connect(service.port)
+    sock.sendall(b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n\r\n")
+    answer = _read_to_close(sock, timeout=10)
+    assert answer.startswith(b"HTTP/1.1 413") and b"Connection: close" in answer
+    assert b"text/plain" in answer
+
+
+def test_malformed_framing_on_the_api_is_answered_in_json_and_closed(serve_web):
+    service, _headers = serve_web()
+    sock = _connect(service.port)
+    sock.sendall(b"POST /api/v1/sos HTTP/1.1\r\nHost: x\r\nAccept-Language: en\r\nContent-Length: abc\r\n\r\n")
+    head, _, body = _read_to_close(sock, timeout=10).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400") and b"Connection: close" in head
+    assert json.loads(body)["error"]["code"] == "bad_request"
 
 
 @pytest.mark.parametrize("header", ["Content-Length: abc", "Content-Length: -5",

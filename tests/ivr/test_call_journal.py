@@ -151,19 +151,24 @@ def test_a_hung_database_releases_each_caller_within_a_second_and_writes_each_ca
 
 def test_the_ami_listeners_answer_is_written_now_or_kept_within_its_timeout(agi_server, place_call, outage,
                                                                             database):
-    from ivr.call_journal import ANSWER, keep_or_write_now
+    from ivr.call_journal import ANSWER, CallWriter
 
     channel = Channel(caller_id=CALLER)
     place_call(channel, Caller())
+    writer = CallWriter(agi_server.journal, database, timeout_s=0.5)
     data = {"call_ref": None, "caller": CALLER, "interface": "PJSIP/1001"}
-    assert keep_or_write_now(agi_server.journal, database, channel.uniqueid, ANSWER, data) is True
+    assert writer.write(channel.uniqueid, [(ANSWER, data)]) == [1]
     assert call_row(database, 1).answered_at is not None
 
     outage.hang()
     started = time.monotonic()
-    assert keep_or_write_now(agi_server.journal, database, "1795000000.9", ANSWER, data, timeout_s=0.5) is False
+    assert writer.write("1795000000.9", [(ANSWER, data)]) is None
+    # The first write is stuck on the hung database: the next is kept at once, not queued behind it.
+    assert writer.write("1795000000.10", [(ANSWER, data)]) is None
     assert time.monotonic() - started < 1.0
-    assert [e.kind for e in agi_server.journal.waiting()] == [ANSWER]
+    assert [e.kind for e in agi_server.journal.waiting()] == [ANSWER, ANSWER]
+    outage.back()
+    writer.close()
 
 
 def test_journal_entries_survive_a_restart_and_are_replayed_by_the_next_process(tmp_path):

@@ -64,7 +64,7 @@ def test_a_bad_signature_is_refused_with_401_and_nothing_stored(client, button, 
     assert count_alarms(database) == 0
 
 
-@pytest.mark.parametrize("skew", [-301, 301, -3600])
+@pytest.mark.parametrize("skew", [-305, 305, -3600])  # 5 s of margin: a loaded machine answers late
 def test_a_timestamp_more_than_300_s_away_is_refused_with_401(client, button, database, skew):
     response = button_request(client, SECRET, event(), timestamp=int(time.time()) + skew)
     assert (response.status_code, response.get_json()["error"]["code"]) == (401, "stale_timestamp")
