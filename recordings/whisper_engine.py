@@ -34,6 +34,8 @@ TEMPERATURES = (0.0,)
 # Speech carries at most about this many tokens a second: a decode may not run on past it (a
 # looping decode would otherwise spend seconds of CPU writing the same words again).
 TOKENS_PER_SECOND = 8
+# A segment ending this close to the voice's end (or the audio's) leaves nothing more to decode.
+COVERED_SECONDS = 0.15
 # Beam width for a provisional guess in the middle of speech, which is never the final text.
 GUESS_BEAM_SIZE = 1
 
@@ -261,10 +263,11 @@ class WhisperEngine:
         texts, heard = [], []
         seconds = audio.size / WHISPER_RATE
         beyond = False
+        voiced_until = voiced_end_s - offset_s if voiced_end_s is not None else None
         for segment in segments:
-            if run_on_segment(segment, voiced_end_s - offset_s if voiced_end_s is not None else None):
+            if run_on_segment(segment, voiced_until):
                 beyond = True
-                continue
+                break
             texts.append(segment.text.strip())
             for word in segment.words or ():
                 text = word.word.strip()
@@ -277,6 +280,11 @@ class WhisperEngine:
                     continue
                 heard.append(Word(text, round(float(offset_s + word.start), 3), round(float(offset_s + word.end), 3),
                                   round(float(word.probability), 3)))
+            if segment.end >= min(seconds, voiced_until or seconds) - COVERED_SECONDS:
+                # The caller's voice is covered: faster-whisper would go on to decode the few
+                # hundredths of a second left as a window of its own (a second encoder pass and
+                # search, for run-on words at best). Segments come lazily: stop asking.
+                break
         # Words squeezed into the last instant, barely believed or after the voice, at the end:
         # written on past the speech (faster-whisper's own hallucination test scores words alike).
         heard, dropped = without_run_on(heard, voiced_end_s)
