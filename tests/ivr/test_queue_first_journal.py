@@ -289,3 +289,17 @@ def test_with_the_database_down_and_the_journal_unwritable_the_intake_still_queu
     assert time.monotonic() - started < INTAKE_BUDGET_S
     assert record.agi_status == "SUCCESS" and record.value(var.QUEUE_PRIO) == str(FAIL_OPEN)
     assert record.value(var.SIAGA_CALL_ID) is None  # the listener opens it from Asterisk's events
+
+
+def test_live_transcription_of_a_call_kept_while_the_database_was_down_starts_once_its_record_is_written(
+        listener, ami_peer, outage, database, agi_server, hooks):
+    from tests.ivr.test_ami_listener import BASE, UNIQUEID
+
+    outage.down()
+    ami_peer.emit(siaga_call(priority="7"), at=T0)
+    wait_until(lambda: agi_server.journal.waiting())
+    outage.back()
+    agi_server.replayer.wake()
+    call = wait_until(lambda: not agi_server.journal.waiting() and call_of(database, UNIQUEID))
+    ami_peer.emit(join(), at=T0 + 0.1)
+    hooks.wait_for(("started", call.id, BASE + "-caller.wav"))
