@@ -285,7 +285,12 @@ class CallEvents:
     def _write(self, message, entries: list[tuple[str, dict]], *, keep: bool = True) -> list | None:
         """Write the entries of this event's call now, or keep them (`CallWriter`); the appliers'
         results, or None when kept. A journal that cannot take them either is logged: the call
-        goes on in Asterisk all the same."""
+        goes on in Asterisk all the same. An event without a uniqueid names no call: nothing is
+        opened for it (a call record with no channel would sit on the floor as a caller nobody had)."""
+        if not _uniqueid(message):
+            log.warning("AMI event %s without a Uniqueid (channel %r): no call to record it on",
+                        message.get("Event"), message.get("Channel"))
+            return None
         try:
             return self.writer.write(_uniqueid(message), entries, at=_when(message), keep=keep)
         except call_journal.JournalError:

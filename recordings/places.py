@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from recordings.keywords import normalize
+from recordings.keywords import normalize, sound_key
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,12 @@ NAME_ENDS = {"di", "ada", "anak", "dan", "yang", "tolong", "cepat", "saya", "sud
              "no", "sekarang", "segera", "karena", "sama", "dengan", "ke", "dari", "pak", "bu"}
 NAME_MIN_RATIO = 88.0  # how alike a run of words and a loaded place name must be spelt
 LEVEL_MIN_RATIO = 75.0
+# ... or how alike their Indonesian sound keys must be: down a telephone line l and r, t and d
+# fall together ("karuratan" is spelt far from kelurahan, and sounds like it).
+LEVEL_SOUND_MIN_RATIO = 85.0
+
+
+_LEVEL_SOUNDS = [sound_key(word) for word in LEVEL_WORDS]
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,11 @@ def _mended_levels(words: list[str]) -> list[str]:
         bare = word[2:] if word.startswith("di") and len(word) > 6 else word  # "dikeruhan" = "di keruhan"
         if word not in LEVEL_WORDS and len(bare) >= 6:
             best = process.extractOne(bare, LEVEL_WORDS, scorer=fuzz.ratio, score_cutoff=LEVEL_MIN_RATIO)
-            if best is not None:
+            if best is None:
+                best = process.extractOne(sound_key(bare), _LEVEL_SOUNDS, scorer=fuzz.ratio,
+                                          score_cutoff=LEVEL_SOUND_MIN_RATIO)
+                best = best and (LEVEL_WORDS[best[2]],)
+            if best:
                 mended += (["di"] if bare is not word else []) + [best[0]]
                 continue
         mended.append(word)

@@ -26,11 +26,19 @@ FRAME_SECONDS = 0.02
 class VadSettings:
     """How speech is told from the line's noise, and how pauses cut it."""
 
-    close_pause_s: float = 0.6  # a pause this long ends an utterance of at least `min_utterance_s` ...
+    # A pause this long ends an utterance of at least `min_utterance_s` at once: its decode, started
+    # while the caller may still be drawing breath, is final either way (nothing is decoded again
+    # if they go on, and the text is ready soon after they stop) ...
+    close_pause_s: float = 0.3
     min_utterance_s: float = 4.0  # (Whisper hears a few words alone badly: short ones are joined to the next)
     lone_pause_s: float = 1.5  # ... and this long ends any utterance
-    tentative_pause_s: float = 0.3  # a pause this long asks for a provisional decode of what is open
-    tentative_every_s: float = 5.0  # speech without such pauses gets a provisional decode this often
+    # A shorter utterance gets a provisional decode after this long a pause (final if the pause
+    # lasts): longer than a breath between sentences, so that a caller going on after a few words
+    # does not cost a decode thrown away, and short enough for the text to follow the end soon.
+    tentative_pause_s: float = 0.8
+    # Speech without such pauses gets a provisional guess this often (never final, so thrown away:
+    # rare enough that it seldom still runs when the caller stops and the final decode must start).
+    tentative_every_s: float = 8.0
     start_frames: int = 3  # voiced frames (of the last `start_window`) that open an utterance
     start_window: int = 5
     preroll_s: float = 0.2  # audio kept before the first voiced frame ...
@@ -48,6 +56,12 @@ class Cut:
     start: int
     end: int
     final: bool
+    voiced_end: int | None = None  # where the voice stopped, when the cut ends in a pause (before the post-roll)
+
+    @property
+    def guess(self) -> bool:
+        """A provisional cut in the middle of speech: it can never become the final decode."""
+        return not self.final and self.voiced_end is None
 
 
 class VoiceActivity:
@@ -141,12 +155,13 @@ class VoiceActivity:
 
     def _tentative(self, end: int | None = None) -> Cut:
         self._tentative_at = self._last_voiced
+        voiced_end = None if end is not None else (self._last_voiced + 1) * self.frame
         end = self._end_after(self._last_voiced) if end is None else end
         self._tentative_len = end - self._start
-        return Cut(self._start * self.frame, end * self.frame, False)
+        return Cut(self._start * self.frame, end * self.frame, False, voiced_end)
 
     def _close(self, end: int) -> Cut:
-        cut = Cut(self._start * self.frame, end * self.frame, True)
+        cut = Cut(self._start * self.frame, end * self.frame, True, (self._last_voiced + 1) * self.frame)
         self._closed_at = end
         self._start = None
         self._recent.clear()

@@ -27,11 +27,15 @@ log = logging.getLogger(__name__)
 WHISPER_RATE = 16000
 # Context carried from earlier utterances into the next decode (Whisper's own limit is 223 tokens).
 CONTEXT_CHARS = 300
-# One temperature retry when a decode looks broken (repeating, or very unsure); more costs too much live.
-TEMPERATURES = (0.0, 0.4)
+# Temperature 0 only: a retry at a higher temperature samples at random (the same audio gave
+# other words from run to run, and cost a second decode), and what it guarded against, a decode
+# looping on, is cut by max_new_tokens, no_repeat_ngram_size and without_loops.
+TEMPERATURES = (0.0,)
 # Speech carries at most about this many tokens a second: a decode may not run on past it (a
 # looping decode would otherwise spend seconds of CPU writing the same words again).
 TOKENS_PER_SECOND = 8
+# Beam width for a provisional guess in the middle of speech, which is never the final text.
+GUESS_BEAM_SIZE = 1
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,51 @@ def _anomalous(word: Word) -> bool:
     duration = word.end - word.start
     score = (1.0 if word.conf < 0.15 else 0.0) + (max(0.0, 0.133 - duration) * 15) + max(0.0, duration - 2.0)
     return score >= 1.5
+
+
+# A word at the edge of an utterance heard with less than this probability is taken as written on
+# past the speech, not heard: whisper-base fills the silence after an utterance with hotwords
+# ("jalan", "kecelakaan") at probabilities of 0.01-0.15, where the caller's words get 0.2-0.99.
+EDGE_PROBABILITY = 0.16
+# A word squeezed into less than this is not a word that was said.
+EDGE_MIN_SECONDS = 0.07
+
+
+def run_on(word: Word, voiced_end_s: float | None) -> bool:
+    """A word at the end of a decode that the caller did not say: unlikely, squeezed, or after the voice."""
+    return (word.conf < EDGE_PROBABILITY or word.end - word.start < EDGE_MIN_SECONDS or _anomalous(word)
+            or (voiced_end_s is not None and word.start >= voiced_end_s))
+
+
+# Whisper's own belief that a stretch holds no speech, above which a segment after the first is
+# taken as written on into the silence (the caller's segments score 0.02-0.1; the run-on
+# "kecelakaan, jalan rusak, tolong ..." after a statement's last word, 0.8-0.9).
+RUN_ON_NO_SPEECH = 0.6
+
+
+def run_on_segment(segment, voiced_end: float | None) -> bool:
+    """A decoded segment that starts where the voice had stopped, or that the model itself heard as no speech.
+
+    `voiced_end` is in the decoded stretch's own seconds. Whisper writes such a segment, hotwords
+    or the utterance again, into the silence after the audio; its words all squeezed into its
+    last instant.
+    """
+    if voiced_end is not None and segment.start >= voiced_end - 0.1:
+        return True
+    return segment.start > 0.0 and segment.no_speech_prob >= RUN_ON_NO_SPEECH
+
+
+def without_run_on(heard: list[Word], voiced_end_s: float | None) -> tuple[list[Word], bool]:
+    """The words less those written on past the speech at the end, and whether any were dropped.
+
+    A false keyword costs more than a lost word: the call-taker reads the category it gives.
+    (Only the end: the first word of an utterance is often heard as barely as an echo is, and
+    is the caller's, "banjir" opening a flood call.)
+    """
+    kept = list(heard)
+    while kept and run_on(kept[-1], voiced_end_s):
+        kept.pop()
+    return kept, len(kept) != len(heard)
 
 
 def _plain(word: str) -> str:
@@ -183,18 +232,28 @@ class WhisperEngine:
         self.decoded_seconds = 0.0
         self._count_lock = threading.Lock()
 
-    def stream(self, rate: int, *, phrases: Iterable[str] | None = None, words: bool = True) -> "WhisperStream":
-        return WhisperStream(self, rate, hotwords_for(phrases) if phrases else self.options.hotwords)
+    def stream(self, rate: int, *, phrases: Iterable[str] | None = None, words: bool = True,
+               provisional: bool = True) -> "WhisperStream":
+        """A stream for one recording; `provisional=False` decodes only final utterances (a whole file)."""
+        return WhisperStream(self, rate, hotwords_for(phrases) if phrases else self.options.hotwords,
+                             provisional=provisional)
 
     def decode(self, samples: bytes, rate: int, offset_s: float, *, context: str = "",
-               hotwords: str | None = None) -> tuple[str, tuple[Word, ...]]:
-        """Decode one stretch of 16-bit PCM; word times are from the recording's start (`offset_s`)."""
+               hotwords: str | None = None, voiced_end_s: float | None = None,
+               beam_size: int | None = None) -> tuple[str, tuple[Word, ...]]:
+        """Decode one stretch of 16-bit PCM; word times are from the recording's start (`offset_s`).
+
+        `voiced_end_s` (from the recording's start) is where voice activity heard the caller stop:
+        a word the model writes after it was not said.
+        """
         audio = to_whisper_audio(samples, rate)
         with self._count_lock:
             self.decodes += 1
             self.decoded_seconds += audio.size / WHISPER_RATE
         kwargs = self.options.transcribe_kwargs()
         kwargs["hotwords"] = hotwords if hotwords is not None else kwargs["hotwords"]
+        if beam_size:
+            kwargs["beam_size"] = beam_size
         kwargs["max_new_tokens"] = min(220, 10 + int(TOKENS_PER_SECOND * audio.size / WHISPER_RATE))
         if context:
             kwargs["initial_prompt"] = context[-CONTEXT_CHARS:]
@@ -203,6 +262,9 @@ class WhisperEngine:
         seconds = audio.size / WHISPER_RATE
         beyond = False
         for segment in segments:
+            if run_on_segment(segment, voiced_end_s - offset_s if voiced_end_s is not None else None):
+                beyond = True
+                continue
             texts.append(segment.text.strip())
             for word in segment.words or ():
                 text = word.word.strip()
@@ -215,11 +277,10 @@ class WhisperEngine:
                     continue
                 heard.append(Word(text, round(float(offset_s + word.start), 3), round(float(offset_s + word.end), 3),
                                   round(float(word.probability), 3)))
-        while heard and _anomalous(heard[-1]):
-            # Words squeezed into the last instant or barely believed, at the end: written on past
-            # the speech (faster-whisper's own hallucination test scores words the same way).
-            heard.pop()
-            beyond = True
+        # Words squeezed into the last instant, barely believed or after the voice, at the end:
+        # written on past the speech (faster-whisper's own hallucination test scores words alike).
+        heard, dropped = without_run_on(heard, voiced_end_s)
+        beyond = beyond or dropped
         text = " ".join(w.text for w in heard) if beyond else " ".join(t for t in texts if t)
         if kwargs["hotwords"]:
             text, heard = without_echo(text, heard, kwargs["hotwords"])
@@ -230,7 +291,7 @@ class WhisperEngine:
         duration = round(pcm.duration_s, 3)
         if is_silent(pcm.data, pcm.rate):
             return Transcript(FAILED, reason="the recording is silent", duration_s=duration)
-        stream = self.stream(pcm.rate, phrases=phrases)
+        stream = self.stream(pcm.rate, phrases=phrases, provisional=False)
         stream.feed(pcm.data)
         text, heard, spotted = stream.finish()
         if not text and stream.vad.voiced_frames == 0:
@@ -248,10 +309,11 @@ class WhisperEngine:
 class WhisperStream:
     """One recording decoded utterance by utterance as its samples arrive."""
 
-    def __init__(self, engine: WhisperEngine, rate: int, hotwords: str | None) -> None:
+    def __init__(self, engine: WhisperEngine, rate: int, hotwords: str | None, *, provisional: bool = True) -> None:
         self.engine = engine
         self.rate = rate
         self.hotwords = hotwords
+        self.provisional = provisional  # False: nobody reads text before the end (a whole file)
         self.vad = VoiceActivity(rate, engine.vad)
         self._samples = bytearray()
         self._final: list[Piece] = []
@@ -263,6 +325,8 @@ class WhisperStream:
             self._take(cut)
 
     def _take(self, cut: Cut) -> None:
+        if not cut.final and not self.provisional:
+            return
         tail = self._tail
         if tail is not None and (tail.start, tail.end) == (cut.start, cut.end):
             piece = tail  # the provisional decode covered exactly this audio: it is the final one
@@ -278,8 +342,11 @@ class WhisperStream:
         # No earlier text as a prompt: whisper-base copied it back into the next utterance.
         context = ""
         samples = bytes(self._samples[cut.start * 2:cut.end * 2])
+        voiced_end_s = cut.voiced_end / self.rate if cut.voiced_end is not None else None
+        # A guess in the middle of speech is shown and thrown away: the cheapest search does.
         text, heard = self.engine.decode(samples, self.rate, cut.start / self.rate, context=context,
-                                         hotwords=self.hotwords)
+                                         hotwords=self.hotwords, voiced_end_s=voiced_end_s,
+                                         beam_size=GUESS_BEAM_SIZE if cut.guess else None)
         return Piece(cut.start, cut.end, text, heard)
 
     def text_so_far(self) -> str:

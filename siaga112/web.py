@@ -95,7 +95,13 @@ def _load_principal() -> None:
     g.principal = None
     token = auth.bearer_token()
     if token:
-        g.principal = _token_principal(token)
+        view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+        if getattr(view, "answers_without_database", False):
+            g.principal = _token_principal_within_bound(token)
+            return
+        g.principal = auth.token_principal(db(), token)
+        db().commit()
+        current_app.extensions["siaga112.token_memory"].note(token, g.principal)
         return
     user_id = cookie_session.get("user_id")
     if user_id is not None:
@@ -107,13 +113,22 @@ def _load_principal() -> None:
             cookie_session.clear()
 
 
-def _token_principal(token: str) -> auth.Principal | None:
+def answers_without_database(view):
+    """Mark a view that must answer while the database is away (the SOS, kept in the alarm
+    journal): its token is read within `alarm_db_timeout_seconds`, and trusted as last read
+    when the database does not answer (`_token_principal_within_bound`)."""
+    view.answers_without_database = True
+    return view
+
+
+def _token_principal_within_bound(token: str) -> auth.Principal | None:
     """The token's principal, read from the database within `alarm_db_timeout_seconds`.
 
     The citizen app's SOS must be taken while the database is away, and its token is the first
-    thing read: a token this process has read before is then trusted as it was then
-    (`auth.TokenMemory`), and `g.database_away` tells the view not to wait on the database
-    again. A token never read, with the database away, is answered 503 and resent.
+    thing read: a token this process has read before (on any request) is then trusted as it was
+    then (`auth.TokenMemory`), and `g.database_away` tells the view not to wait on the database
+    again. A token never read, with the database away, is answered 503 and resent. Other views
+    read the token on the request's own session, as they read everything else.
     """
     memory: auth.TokenMemory = current_app.extensions["siaga112.token_memory"]
     rt = runtime()
@@ -295,4 +310,4 @@ def json_body() -> dict:
     return data
 
 
-__all__ = ["make_app", "db", "runtime", "json_body", "machine_endpoint", "csrf", "jsonify", "console_session_valid"]
+__all__ = ["make_app", "db", "runtime", "json_body", "machine_endpoint", "answers_without_database", "csrf", "jsonify", "console_session_valid"]

@@ -12,7 +12,7 @@ from siaga112.db import iso, utcnow
 from siaga112.errors import ApiError
 from siaga112.idempotency import keys_its_own
 from siaga112.journal import JournalError
-from siaga112.web import json_body, runtime
+from siaga112.web import answers_without_database, json_body, runtime
 from routing.alarms.journal import SOS, sos_entry, store_or_keep
 from routing.alarms.offers import offer_for_unlocated
 from routing.alarms.sos import read_sos, store_sos
@@ -33,6 +33,7 @@ def receipt_for(token_id: int | None, idempotency_key: str | None) -> str:
 
 @bp.post("/sos")
 @keys_its_own
+@answers_without_database
 @require("alarms:write")
 def sos():
     """201 with the alarm; a resend with the same Idempotency-Key gets 200 and the first alarm.

@@ -214,7 +214,7 @@ def app_sos(port: int, token: str, key: str, answered: Answered, delay: float) -
         answered.unanswered.append(key)
 
 
-@pytest.mark.parametrize("fault", ["stopped", "hung"])
+@pytest.mark.parametrize("fault", ["stopped", "killed", "hung"])
 def test_alarms_arriving_while_postgresql_is_away_are_acknowledged_from_the_journal_and_stored_once(
         chaos_postgres, chaos_database, serve_process, tmp_path, fault):
     from siaga112.journal import Journal
@@ -235,6 +235,7 @@ def test_alarms_arriving_while_postgresql_is_away_are_acknowledged_from_the_jour
         sender.start()
     time.sleep(0.5)
     cut, mend = {"stopped": (chaos_postgres.stop, chaos_postgres.start),
+                 "killed": (chaos_postgres.kill, chaos_postgres.start),
                  "hung": (chaos_postgres.hang, chaos_postgres.resume)}[fault]
     cut()
     try:

@@ -327,3 +327,15 @@ def test_a_caller_asterisk_no_longer_holds_is_not_moved_and_nothing_breaks(runti
         client = AmiClient("127.0.0.1", peer.port, peer.username, peer.secret, timeout=2)
         assert move_caller(client, CHANNEL, 9) is False
     assert "No such caller" in caplog.text
+
+
+def test_an_event_without_a_uniqueid_opens_no_call(listener, ami_peer, database, caplog):
+    # Seen on the real Asterisk with 100 callers at once: one record with no channel, no number,
+    # "abandoned", sitting on the floor as a caller nobody had.
+    ami_peer.emit(hangup(uniqueid=""))
+    ami_peer.emit(siaga_call())
+    ami_peer.emit(join())
+    wait_until(lambda: (c := the_call(database)) is not None and c.state == "queued")
+    with database.session() as session:
+        assert [c.uniqueid for c in session.scalars(select(Call))] == [UNIQUEID]
+    assert "without a Uniqueid" in caplog.text

@@ -42,15 +42,17 @@ def test_a_pause_first_asks_for_a_provisional_decode_then_closes_on_exactly_that
     assert left is None
 
 
-def test_a_breath_does_not_end_an_utterance_a_pause_ends_a_long_one_and_a_short_one_waits():
+def test_a_pause_ends_a_long_utterance_at_once_and_a_short_one_waits_past_a_breath():
     cuts, left = cuts_of(line(("speech", 4.5), ("pause", 0.4), ("speech", 1.0), ("pause", 1.0),
                               ("speech", 1.0), ("pause", 1.0), ("speech", 1.0)))
 
-    finals = [seconds(c) for c in cuts if c.final]
-    assert finals == [(0.0, 6.08, True)]  # the breath at 4.5 s stayed inside; the pause at 6.9 s ended it
-    assert [seconds(c) for c in cuts if not c.final][0] == (0.0, 4.66, False)  # shown while it went on
-    # One second of speech is too little to decode alone: it waits for what follows, to the end.
-    assert seconds(left) == (6.7, 9.9, True)
+    # 4.5 s of speech then a breath: final at once, its decode started while the caller breathes.
+    assert [seconds(c) for c in cuts if c.final] == [(0.0, 4.66, True)]
+    assert cuts[0].voiced_end / RATE == 4.42  # where the voice stopped, before the post-roll
+    # One second of speech is too little to decode alone: a pause longer than a breath shows it
+    # provisionally, and it waits for what follows, to the end.
+    assert [seconds(c) for c in cuts if not c.final][0] == (4.76, 6.08, False)
+    assert seconds(left) == (4.76, 9.9, True)
 
 
 def test_how_the_recording_arrives_does_not_change_the_cuts():
