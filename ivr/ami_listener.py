@@ -330,11 +330,12 @@ class CallEvents:
             call.call_id = call_id
         if channel:
             call.channel = channel
-        call.statement = statement or call.statement
+        if statement and not call.statement:
+            call.statement = statement
         if call.statement and not call.transcribing and call.call_id is not None:
             # The caller's own direction, from the answer to the hang-up: what they say while they
-            # wait, and on after the call-taker picks up. A call kept in the journal starts once
-            # an event finds its record written.
+            # wait, and on after the call-taker picks up. A busy database may have kept the event
+            # that named the file (no call id yet): the next event written now starts it.
             call.transcribing = True
             self.hooks.statement_started(call.call_id, call.statement)
         return call
