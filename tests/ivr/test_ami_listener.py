@@ -23,6 +23,7 @@ from ivr.queue_order import follow_priority
 from siaga112.models import Call, Event, Recording
 from tests.ivr.conftest import call_row, events_of
 from tests.support.ami_peer import AmiPeer
+from tests.support.waiting import wait_until
 
 CALLER = "+6281234567890"
 CHANNEL = "PJSIP/operator-trunk-00000012"
@@ -117,14 +118,6 @@ def keys(pressed, priority, uniqueid=UNIQUEID):
             ("Keys", pressed), ("CallId", ""), ("QueuePrio", priority)]
 
 
-def wait_until(check, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError("the condition did not hold in time")
 
 
 def the_call(database) -> Call | None:

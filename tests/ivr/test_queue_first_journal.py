@@ -29,6 +29,7 @@ from tests.ivr.test_ami_listener import (  # noqa: F401 - fixtures
 )
 from tests.ivr.test_call_journal import outage  # noqa: F401 - fixture
 from tests.ivr.test_intake import intake_channel
+from tests.support.waiting import wait_until
 
 # Asterisk's TIMEOUT(absolute) on the intake (SIAGA112_INTAKE_BUDGET): the caller must be let go
 # well inside it, whatever the database does.
@@ -53,14 +54,6 @@ def count(database, model=Call) -> int:
         return session.scalar(select(func.count()).select_from(model))
 
 
-def wait_until(check, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError("the condition did not hold in time")
 
 
 def at(seconds: float) -> datetime:
