@@ -330,11 +330,14 @@ class CallEvents:
             call.call_id = call_id
         if channel:
             call.channel = channel
-        if statement and not call.transcribing and call.call_id is not None:
+        if statement and not call.statement:
+            call.statement = statement
+        if call.statement and not call.transcribing and call.call_id is not None:
             # The caller's own direction, from the answer to the hang-up: what they say while they
-            # wait, and on after the call-taker picks up.
-            call.statement, call.transcribing = statement, True
-            self.hooks.statement_started(call.call_id, statement)
+            # wait, and on after the call-taker picks up. A busy database may have kept the event
+            # that named the file (no call id yet): the next event written now starts it.
+            call.transcribing = True
+            self.hooks.statement_started(call.call_id, call.statement)
         return call
 
     def _agree(self, call: LiveCall, priority: int | None, in_asterisk: int | None) -> None:

@@ -206,9 +206,7 @@ def _insert_calls(session: Session, rows: list[dict]) -> dict[str, int]:
     """
     if not rows:
         return {}
-    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = (dialect_insert(CALLS).on_conflict_do_nothing(index_elements=["uniqueid"])
-                 .returning(CALLS.c.id, CALLS.c.uniqueid))
+    statement = _INSERT_NEW_CALLS["postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"]
     return {row.uniqueid: row.id for row in session.execute(statement, rows)}
 
 
@@ -377,6 +375,9 @@ _WAITING_AML = (select(AML.c.id, AML.c.caller, AML.c.lat, AML.c.lon, AML.c.accur
                        AML.c.positioning_method, AML.c.warnings)
                 .where(AML.c.caller.in_(bindparam("callers", expanding=True)), AML.c.call_id.is_(None),
                        AML.c.received_at >= bindparam("since")).order_by(AML.c.id))
+_INSERT_NEW_CALLS = {name: (dialect.insert(CALLS).on_conflict_do_nothing(index_elements=["uniqueid"])
+                            .returning(CALLS.c.id, CALLS.c.uniqueid))
+                     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
 _BY_UNIQUEID = select(CALLS.c.uniqueid, CALLS.c.id).where(CALLS.c.uniqueid.in_(bindparam("uniqueids", expanding=True)))
 _FIXES_OF = (select(FIXES.c.call_id, FIXES.c.source, FIXES.c.lat, FIXES.c.lon)
              .where(FIXES.c.call_id.in_(bindparam("ids", expanding=True))))

@@ -249,6 +249,7 @@ class LiveStatements:
         """Follow `wav_path` while Asterisk writes it: the statement, or another file of the caller's voice
         (`kind` names its recording row, e.g. the caller's direction of the call that MixMonitor writes)."""
         statement = StatementTranscription(self.runtime, call_id, wav_path, kind)
+        log.info("call %s: following %s (%s) live", call_id, wav_path, kind)
         with self._lock:
             self._live[call_id] = statement
             self.last[call_id] = statement

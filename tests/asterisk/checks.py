@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-import time
-from typing import Callable, TypeVar
-
 from sqlalchemy import select
 
 from siaga112.models import Call, LocationFix, Recording
-
-T = TypeVar("T")
-
-
-def eventually(check: Callable[[], T], *, timeout: float = 30.0, what: str = "") -> T:
-    """The first truthy value of `check()`, asked every 0.1 s, or an AssertionError after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:.0f} s: {what or check}")
-        time.sleep(0.1)
+from tests.support.waiting import wait_until as eventually  # noqa: F401  (the Asterisk tests' name for it)
 
 
 def calls(database) -> list[Call]:

@@ -247,13 +247,3 @@ def serve_process(tmp_path):
         process.close()
 
 
-def wait_until(condition, timeout: float = 30.0, every: float = 0.1):
-    """The condition's first true value, polled; AssertionError with its last value when time runs out."""
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"not within {timeout} s (last: {value!r})")

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from routing.alarms.dc09 import build_frame
 from siaga112 import auth
 from siaga112.models import Alarm, Event
-from tests.chaos.conftest import wait_until
+from tests.support.waiting import wait_until
 from tests.support.alarm_helpers import Panel, add_site
 
 pytestmark = pytest.mark.chaos

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from ivr.priority import FAIL_OPEN
 from siaga112.models import Call
 from tests.chaos.calls import CALLS_PER_PHASE, RELEASE_LIMIT_S, place_calls
-from tests.chaos.conftest import wait_until
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.chaos
 

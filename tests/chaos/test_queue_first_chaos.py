@@ -23,7 +23,7 @@ from ivr import channel_vars as var
 from ivr.asterisk_peer import AsteriskPeer, Caller, Channel, Sounds
 from ivr.priority import FAIL_OPEN
 from siaga112.models import Call, LocationFix
-from tests.chaos.conftest import wait_until
+from tests.support.waiting import wait_until
 from tests.support.ami_peer import AmiPeer
 
 pytestmark = pytest.mark.chaos

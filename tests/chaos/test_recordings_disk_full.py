@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from siaga112.models import Call
-from tests.chaos.conftest import wait_until
+from tests.support.waiting import wait_until
 from tests.chaos.calls import CALLS_PER_PHASE, place_calls
 
 pytestmark = pytest.mark.chaos

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from ivr import channel_vars as var
 from ivr.asterisk_peer import AsteriskPeer, Caller, Channel, Sounds
 from siaga112.models import Call, Recording
-from tests.chaos.conftest import wait_until
+from tests.support.waiting import wait_until
 from tests.chaos.calls import CALLS_PER_PHASE, place_calls
 from tests.recordings.factories import add_call, add_recording
 

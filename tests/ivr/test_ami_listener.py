@@ -23,6 +23,7 @@ from ivr.queue_order import follow_priority
 from siaga112.models import Call, Event, Recording
 from tests.ivr.conftest import call_row, events_of
 from tests.support.ami_peer import AmiPeer
+from tests.support.waiting import wait_until
 
 CALLER = "+6281234567890"
 CHANNEL = "PJSIP/operator-trunk-00000012"
@@ -117,14 +118,6 @@ def keys(pressed, priority, uniqueid=UNIQUEID):
             ("Keys", pressed), ("CallId", ""), ("QueuePrio", priority)]
 
 
-def wait_until(check, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError("the condition did not hold in time")
 
 
 def the_call(database) -> Call | None:
@@ -339,3 +332,24 @@ def test_an_event_without_a_uniqueid_opens_no_call(listener, ami_peer, database,
     with database.session() as session:
         assert [c.uniqueid for c in session.scalars(select(Call))] == [UNIQUEID]
     assert "without a Uniqueid" in caplog.text
+
+
+def test_live_transcription_starts_once_a_busy_database_takes_a_later_event(listener, ami_peer, database, hooks):
+    # The dialplan's event names the caller's own recording; the database was too busy to take it
+    # in time (kept in the call journal, no call id yet). The caller's join, written a moment
+    # later, gives the call id: the caller's side is transcribed from then on, so a caller who
+    # waits still has text on the call at pick-up.
+    writer, kept = listener.events.writer, []
+    real_write = writer.write
+
+    def busy_once(key, entries, **options):
+        if not kept:
+            kept.append(entries)
+            return None
+        return real_write(key, entries, **options)
+
+    writer.write = busy_once
+    ami_peer.emit(siaga_call())
+    ami_peer.emit(join())
+    call = wait_until(lambda: (c := the_call(database)) is not None and c)
+    hooks.wait_for(("started", call.id, BASE + "-caller.wav"))

@@ -29,6 +29,7 @@ from tests.ivr.test_ami_listener import (  # noqa: F401 - fixtures
 )
 from tests.ivr.test_call_journal import outage  # noqa: F401 - fixture
 from tests.ivr.test_intake import intake_channel
+from tests.support.waiting import wait_until
 
 # Asterisk's TIMEOUT(absolute) on the intake (SIAGA112_INTAKE_BUDGET): the caller must be let go
 # well inside it, whatever the database does.
@@ -53,14 +54,6 @@ def count(database, model=Call) -> int:
         return session.scalar(select(func.count()).select_from(model))
 
 
-def wait_until(check, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError("the condition did not hold in time")
 
 
 def at(seconds: float) -> datetime:
@@ -202,9 +195,10 @@ def test_with_the_database_hung_the_listener_keeps_reading_and_every_call_is_on_
     started = time.monotonic()
     for uniqueid, channel in calls:
         listener_events(ami_peer, uniqueid, channel)
-    # 25 events: the first write waits its 0.8 s and is left stuck; the rest are kept at once.
-    wait_until(lambda: listener.events.handled >= 25, timeout=10)
-    assert time.monotonic() - started < 3.0
+    # 25 events: the first write waits its 0.8 s and is left stuck; the rest are kept at once
+    # (had each waited its turn, they would have taken 20 s).
+    wait_until(lambda: listener.events.handled >= 25, timeout=20)
+    assert time.monotonic() - started < 5.0
 
     outage.back()
     agi_server.replayer.wake()
@@ -262,7 +256,7 @@ def test_the_call_takers_part_ending_ends_the_call_at_that_time(listener, ami_pe
 
 
 def test_a_listener_write_that_waited_past_its_time_is_cancelled_and_never_runs(agi_server, outage, database):
-    writer = call_journal.CallWriter(agi_server.journal, database, timeout_s=0.4)
+    writer = call_journal.CallWriter(agi_server.journal, database, timeout_s=2.0)
     data = {"call_ref": None, "caller": None, "interface": "PJSIP/1001"}
     outage.hang()
     first = threading.Thread(target=writer.write, args=("1795347500.1", [(call_journal.ANSWER, data)]))
@@ -289,3 +283,17 @@ def test_with_the_database_down_and_the_journal_unwritable_the_intake_still_queu
     assert time.monotonic() - started < INTAKE_BUDGET_S
     assert record.agi_status == "SUCCESS" and record.value(var.QUEUE_PRIO) == str(FAIL_OPEN)
     assert record.value(var.SIAGA_CALL_ID) is None  # the listener opens it from Asterisk's events
+
+
+def test_live_transcription_of_a_call_kept_while_the_database_was_down_starts_once_its_record_is_written(
+        listener, ami_peer, outage, database, agi_server, hooks):
+    from tests.ivr.test_ami_listener import BASE, UNIQUEID
+
+    outage.down()
+    ami_peer.emit(siaga_call(priority="7"), at=T0)
+    wait_until(lambda: agi_server.journal.waiting())
+    outage.back()
+    agi_server.replayer.wake()
+    call = wait_until(lambda: not agi_server.journal.waiting() and call_of(database, UNIQUEID))
+    ami_peer.emit(join(), at=T0 + 0.1)
+    hooks.wait_for(("started", call.id, BASE + "-caller.wav"))
