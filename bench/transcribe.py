@@ -41,7 +41,7 @@ os.environ.setdefault("KMP_BLOCKTIME", "0")
 from recordings.keywords import load_keywords  # noqa: E402
 from recordings.live import LiveTranscriber  # noqa: E402
 from recordings.whisper_engine import WhisperEngine, hotwords_for, whisper_engine  # noqa: E402
-from recordings.whisper_model import ModelSpec, model_source  # noqa: E402
+from recordings.whisper_model import ModelSpec, cpu_split, model_source  # noqa: E402
 from tests.recordings.indonesian import BY_CATEGORY, LONG_STATEMENT, RATE, telephone  # noqa: E402
 from tests.recordings.speech_samples import AsteriskWav, missing_tools, pcm_frames  # noqa: E402
 
@@ -134,8 +134,9 @@ def main() -> int:
     engine = whisper_engine(spec, args.data_dir)
     from faster_whisper import WhisperModel
 
+    threads, workers = cpu_split(spec.threads, os.cpu_count() or 1)
     plain = WhisperModel(model_source(spec, args.data_dir), device=args.device, compute_type=args.compute_type,
-                         cpu_threads=os.cpu_count() or 1)
+                         cpu_threads=threads, num_workers=workers)  # the threads the engine's model has
     print(f"model {spec.label} loaded in {time.perf_counter() - started:.1f} s; {os.cpu_count()} cores; "
           f"load average {load()}")
     phrases = load_keywords("id").phrases()

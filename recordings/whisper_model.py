@@ -52,7 +52,7 @@ class ModelSpec:
     model: str  # "" for the embedded whisper-base, a folder, or a faster-whisper model name
     device: str = "cpu"  # cpu or cuda
     compute_type: str = "int8"  # int8 on CPU; float16 (or int8_float16) on a GPU
-    threads: int = 0  # CPU threads for one decode; 0: every core
+    threads: int = 0  # CPU threads for one decode; 0: one, with a decode per core at once
 
     @property
     def label(self) -> str:
@@ -144,6 +144,18 @@ def load_whisper(spec: ModelSpec, data_path: str | os.PathLike):
         return model
 
 
+def cpu_split(threads: int, cores: int) -> tuple[int, int]:
+    """(threads for one decode, decodes at once) on `cores`; `threads` 0 means one thread a decode.
+
+    An utterance is too small a job for two threads to share well: on two cores, one thread per
+    decode and a decode per core gave three callers who stopped together their final text within
+    1.5-1.9 s, against 3.3-3.9 s for one decode at a time on both cores, and cost a fifth less CPU;
+    one caller alone was no slower (bench/RESULTS.md).
+    """
+    threads = max(1, threads or 1)
+    return threads, max(1, cores // threads)
+
+
 def _new_model(spec: ModelSpec, source: str):
     try:
         from faster_whisper import WhisperModel
@@ -166,11 +178,11 @@ def _new_model(spec: ModelSpec, source: str):
                 features = np.ascontiguousarray(features[:, :keep])
             return super().encode(features)
 
-    threads = spec.threads or os.cpu_count() or 1
-    log.info("loading speech model %s", spec.label)
+    threads, workers = cpu_split(spec.threads, os.cpu_count() or 1)
+    log.info("loading speech model %s (%d thread(s) a decode, %d decode(s) at once)", spec.label, threads, workers)
     try:
         return TrimmedWhisperModel(source, device=spec.device, compute_type=spec.compute_type,
-                                   cpu_threads=threads, num_workers=1)
+                                   cpu_threads=threads, num_workers=workers)
     except Exception as error:  # ctranslate2 raises RuntimeError/ValueError for files, devices, types
         message = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
         raise SpeechUnavailable(f"the speech model {spec.model or EMBEDDED} cannot be loaded on "

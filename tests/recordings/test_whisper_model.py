@@ -93,3 +93,11 @@ def test_the_installed_packages_join_to_the_published_checksum(tmp_path):
     folder = embedded_model_folder(tmp_path)
     assert hashlib.sha256((folder / "model.bin").read_bytes()).hexdigest() == EMBEDDED_SHA256
     assert ModelSpec("").label == "whisper-base (cpu, int8)"
+
+
+def test_callers_decode_side_by_side_one_thread_each_unless_the_settings_give_a_decode_more_threads():
+    from recordings.whisper_model import cpu_split
+
+    assert cpu_split(0, 2) == (1, 2)  # the default on two cores: two decodes at once
+    assert cpu_split(0, 16) == (1, 16)
+    assert cpu_split(2, 2) == (2, 1) and cpu_split(4, 16) == (4, 4) and cpu_split(8, 2) == (8, 1)
