@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.console import factories
-from tests.console.browser import shot
+from tests.console.browser import shot, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -444,7 +444,7 @@ def test_calltaker_state_follows_the_phone_with_ready_and_break_and_the_floor_sh
     factories.answer(database, call_id, "PJSIP/1007")
     agent.wait_for_url(re.compile(rf"/calls/{call_id}$"))
     expect(agent.locator("#agent-state")).to_have_attribute("data-status", "on_call")
-    expect(supervisor.locator("tr[data-user='sari']")).to_contain_text("Dalam panggilan", timeout=5000)
+    expect(supervisor.locator("tr[data-user='sari']")).to_contain_text("Dalam panggilan", timeout=10_000)
     from ivr.calls import end_call
 
     with database.session() as session:
@@ -498,7 +498,7 @@ def test_the_situation_map_has_names_a_legend_unit_icons_by_kind_and_groups(logg
     page.goto(console.url("/map"))
     expect(page.locator(".map-legend")).to_contain_text("Keterangan")
     expect(page.locator(".area-label.kecamatan").first).to_contain_text("Kec. Siaga")
-    page.wait_for_function("document.querySelectorAll('.unit-icon, .unit-cluster').length > 0")
+    wait_until(page, "document.querySelectorAll('.unit-icon, .unit-cluster').length > 0")
     assert page.locator(".unit-cluster").count() + page.locator(".unit-icon").count() >= 3
     shot(page, "shift-8-map")
 

@@ -125,16 +125,16 @@ def test_the_callers_position_photo_and_live_video_reach_the_call_view(console, 
     expect(caller.locator("#thumbs img")).to_have_count(1)
     photo = desk.locator("#ll-photos img").first
     expect(photo).to_be_visible()
-    desk.wait_for_function("() => document.querySelector('#ll-photos img').naturalWidth > 0")
+    browser.wait_until(desk, "() => document.querySelector('#ll-photos img')?.naturalWidth > 0")
 
     desk.click("#ll-video-ask")
     expect(desk.locator("#ll-video-state")).not_to_be_empty()
     expect(caller.locator("#video-ask")).to_be_visible()
     shot(caller, "location-link-phone-video-asked")
     caller.click("#video-start")
-    desk.wait_for_function("() => document.getElementById('ll-video').videoWidth > 0", timeout=15000)
+    browser.wait_until(desk, "() => document.getElementById('ll-video').videoWidth > 0", timeout_ms=15000)
     first = desk.evaluate("() => document.getElementById('ll-video').currentTime")
-    desk.wait_for_function(f"() => document.getElementById('ll-video').currentTime > {first} + 0.5", timeout=10000)
+    browser.wait_until(desk, f"() => document.getElementById('ll-video').currentTime > {first} + 0.5", timeout_ms=10000)
     size = desk.evaluate("() => { const v = document.getElementById('ll-video'); return [v.videoWidth, v.videoHeight]; }")
     assert size[0] > 0 and size[1] > 0
     shot(desk, "location-link-console-live")
