@@ -188,20 +188,12 @@ APPLIERS = {OPEN: apply_open, INTAKE: apply_intake, FINISH: apply_finish, ANSWER
 def replayer(journal: Journal, database, *, call_ended: Callable[[int], None] | None = None) -> Replayer:
     """The background writer of a journal of calls; `call_ended(call_id)` is told of each call
     whose end it wrote (the recordings are registered then)."""
-    ended: list[int] = []
-
-    def record_end(session: Session, entry: Entry) -> None:
-        apply_end(session, entry)
-        ended.extend(session.info.pop("journal_ended", []))
-
-    def after_commit(_entries: list[Entry]) -> None:
-        while ended:
-            call_id = ended.pop(0)
+    def after_commit(_entries: list[Entry], notes: dict) -> None:
+        for call_id in notes.get("journal_ended", ()):
             if call_ended is not None:
                 call_ended(call_id)
 
-    return Replayer(journal, database, {**APPLIERS, END: record_end}, after_commit=after_commit,
-                    name="call-journal-replay")
+    return Replayer(journal, database, APPLIERS, after_commit=after_commit, name="call-journal-replay")
 
 
 # --- writing now, or keeping for later --------------------------------------------------------

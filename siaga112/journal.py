@@ -206,13 +206,15 @@ class Journal:
 class Replayer:
     """Writes the journal's waiting entries to the database, key by key, in order.
 
-    `appliers` maps an entry kind to the function that writes it; `after_commit(entries)` is
-    told what was written (e.g. to start the work after a call). Runs every REPLAY_EVERY_S
+    `appliers` maps an entry kind to the function that writes it; `after_commit(entries, notes)`
+    is told what was written and what the appliers noted in the session's `info` (e.g. a call
+    whose end was written, to start the work after it), once committed and only then. Runs every REPLAY_EVERY_S
     seconds and at once when `wake()` is called; one process per journal folder replays at a time.
     """
 
     def __init__(self, journal: Journal, database, appliers: dict[str, Applier], *,
-                 after_commit: Callable[[list[Entry]], None] | None = None, every_s: float = REPLAY_EVERY_S,
+                 after_commit: Callable[[list[Entry], dict], None] | None = None,
+                 every_s: float = REPLAY_EVERY_S,
                  name: str = "journal-replay") -> None:
         self.journal = journal
         self.database = database
@@ -300,6 +302,7 @@ class Replayer:
                 with self.database.session() as session:
                     for entry in group:
                         self.appliers[entry.kind](session, entry)
+                    notes = session.info
             except IntegrityError:
                 # The write a caller gave up on went through meanwhile (it was running when the
                 # database stopped answering); the next round finds it and writes the rest.
@@ -318,7 +321,7 @@ class Replayer:
             self.replayed += len(group)
             if self.after_commit is not None:
                 try:
-                    self.after_commit(group)
+                    self.after_commit(group, notes)
                 except Exception:
                     log.exception("work after replaying %s failed", key)
         if written:

@@ -161,16 +161,8 @@ def replayer(runtime: Runtime) -> Replayer:
     from routing.alarms.offers import offer_for_unlocated
     from siaga112.models import Alarm
 
-    appliers = _appliers(runtime)
-    unlocated: list[int] = []
-
-    def sos_noting(session: Session, entry: Entry) -> None:
-        appliers[SOS](session, entry)
-        unlocated.extend(session.info.pop("unlocated_sos", []))
-
-    def after_commit(_entries: list[Entry]) -> None:
-        while unlocated:
-            alarm_id = unlocated.pop(0)
+    def after_commit(_entries: list[Entry], notes: dict) -> None:
+        for alarm_id in notes.get("unlocated_sos", ()):
             try:
                 with runtime.database.session() as session:
                     alarm = session.get(Alarm, alarm_id)
@@ -179,8 +171,8 @@ def replayer(runtime: Runtime) -> Replayer:
             except Exception:  # the offer is a courtesy; the alarm stands without it
                 log.exception("no location link offered for the replayed SOS %s", alarm_id)
 
-    return Replayer(alarm_journal(runtime), runtime.database, {**appliers, SOS: sos_noting},
-                    after_commit=after_commit, name="alarm-journal-replay")
+    return Replayer(alarm_journal(runtime), runtime.database, _appliers(runtime), after_commit=after_commit,
+                    name="alarm-journal-replay")
 
 
 class _Shared:

@@ -187,3 +187,24 @@ def test_a_full_journal_disk_is_counted_and_raised(tmp_path):
     with pytest.raises(OSError):
         journal.append("1.1", "open", {})
     assert journal.write_failures == 1 and journal.last_failure
+
+
+def test_work_after_a_replay_is_told_only_what_was_committed(database, tmp_path):
+    # An applier notes in the session what is to be done once the write stands (a call's end: the
+    # recordings are final). A group whose write fails is kept, and its notes go nowhere.
+    from siaga112.journal import Replayer
+
+    def note(session, entry):
+        session.info.setdefault("ended", []).append(entry.key)
+        if entry.data.get("fails"):
+            raise ValueError("this write fails")
+
+    told = []
+    journal = Journal(tmp_path / "journal")
+    journal.append("1.1", "end", {})
+    journal.append("1.2", "end", {"fails": True})
+    journal.append("1.3", "end", {})
+    replayer = Replayer(journal, database, {"end": note},
+                        after_commit=lambda entries, notes: told.append(list(notes.get("ended", ()))))
+    assert replayer.replay_once() == 2
+    assert told == [["1.1"], ["1.3"]]
