@@ -107,6 +107,7 @@ class _Stream:
         self.replayed: set[int] = set()  # ids the replay sent that the live read may still bring
         self.replay_from = reader.after_id
         self.replay_sent = 0
+        self.replay_bytes = 0
 
     def frame(self, data: bytes) -> bytes:
         return _chunk(data) if self.chunked else data
@@ -281,11 +282,16 @@ class EventStreams:
                 after = rows[-1].id
                 heard = [row for row in rows if stream.reader.hears(row)]
                 if heard:
-                    self._post(("send", [(b"".join(_wire(row) for row in heard), [stream])]))
+                    data = b"".join(_wire(row) for row in heard)
+                    self._post(("send", [(data, [stream])]))
                     stream.replayed.update(row.id for row in heard if cursor.awaiting(row.id))
                     sent += len(heard)
+                    stream.replay_bytes += len(data)
                 stream.replay_from, stream.replay_sent = after, sent  # a failed read resumes here
-                if sent >= REPLAY_LIMIT and after < cursor.high:
+                # A replay never fills more than half the backlog a stream may have: the rest is
+                # for what happens meanwhile, and the next connection takes the next part.
+                if (sent >= REPLAY_LIMIT or stream.replay_bytes >= self.backlog_limit_bytes // 2) \
+                        and after < cursor.high:
                     complete = False
                     break
             self._admitting.popleft()

@@ -186,3 +186,16 @@ def test_the_wire_of_one_event_is_shared_by_every_stream_that_hears_it(database,
     by_member = {id(member): data for data, members in deliveries for member in members}
     assert by_member[id(budi)] is by_member[id(budi_again)]  # joined once for both
     assert by_member[id(ani)].count(b"event: ") == 2 and by_member[id(budi)].count(b"event: ") == 1
+
+
+def test_a_stream_ends_at_its_lifetime_and_the_console_resumes_where_it_was(runtime, database, make_token):
+    token = make_token("calls:read")
+    with LiveServer(runtime, {"SSE_STREAM_SECONDS": 1.0}) as server:
+        with SseStream(server.port, headers=token) as stream:
+            first = _publish(database, payload={"n": 1})
+            assert stream.next_event()["id"] == str(first)
+            stream.sock.settimeout(5)
+            assert stream.response.fp.read().endswith(b"0\r\n\r\n")  # ended whole, not cut
+        second = _publish(database, payload={"n": 2})
+        with SseStream(server.port, headers={**token, "Last-Event-ID": str(first)}) as stream:
+            assert stream.next_event()["id"] == str(second)
