@@ -10,6 +10,9 @@ So each piece of decoding (half a second of audio, or one utterance) takes a tur
 it to the most urgent transcription waiting: a waiting caller with no text yet, then a waiting
 caller with text, then a caller in conversation, then a call that is over; the oldest first in
 each. Nothing is dropped: a transcription behind others catches up once the cores are free.
+
+Speech work also runs at a lower CPU priority (`behind_the_pbx`): where Siaga112 shares a box
+with Asterisk, a busy recogniser must never slow a ring, a bridge or a hang-up.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ ENDED = 3
 
 Urgency = Callable[[], tuple]
 
+# The niceness of the threads that decode speech or encode recordings (Linux keeps it per thread,
+# and a process they start inherits it): the PBX and the console are served first.
+SPEECH_NICENESS = 10
+
 
 def cpu_cores() -> int:
     """The cores this process may run on."""
@@ -38,6 +45,16 @@ def cpu_cores() -> int:
         return len(os.sched_getaffinity(0)) or 1
     except (AttributeError, OSError):
         return os.cpu_count() or 1
+
+
+def behind_the_pbx() -> None:
+    """Lower the calling thread's CPU priority to SPEECH_NICENESS (never raise it; no-op where unsupported)."""
+    try:
+        thread = threading.get_native_id()
+        if os.getpriority(os.PRIO_PROCESS, thread) < SPEECH_NICENESS:
+            os.setpriority(os.PRIO_PROCESS, thread, SPEECH_NICENESS)
+    except (AttributeError, OSError) as error:
+        log.debug("speech threads keep their CPU priority: %s", error)
 
 
 class DecodeTurns:

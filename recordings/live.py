@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from recordings.audio import MAX_HEADER_BYTES, AudioError, SILENCE_RMS, WavFormat, loudest_rms, parse_wav_header
-from recordings.decode_turns import DecodeTurns, Urgency
+from recordings.decode_turns import DecodeTurns, Urgency, behind_the_pbx
 from recordings.engines import as_engine
 from recordings.speech import FAILED, UNAVAILABLE, SpeechUnavailable, Transcript, finished_transcript
 
@@ -124,6 +124,7 @@ class LiveTranscriber:
     # -- the follower thread -------------------------------------------------------------
 
     def _run(self) -> None:
+        behind_the_pbx()
         try:
             transcript = self._follow()
         except Exception:

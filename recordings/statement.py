@@ -20,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from ivr.queue_order import follow_priority
 from recordings import decode_turns
-from recordings.decode_turns import DecodeTurns
+from recordings.decode_turns import DecodeTurns, behind_the_pbx
 from recordings.health import speech_model
 from recordings.keywords import load_keywords, triage
 from recordings.live import LiveTranscriber
@@ -258,6 +258,7 @@ class LiveStatements:
         """Load the speech model in the background now, so the first caller's statement need not wait for it."""
 
         def load() -> None:
+            behind_the_pbx()  # a recogniser's own worker threads, started now, inherit it
             try:
                 speech_model(self.runtime)
             except SpeechUnavailable as error:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
-from recordings.decode_turns import (ENDED, IN_CONVERSATION, WAITING_WITH_TEXT, WAITING_WITHOUT_TEXT,
-                                     DecodeTurns)
+from recordings.decode_turns import (ENDED, IN_CONVERSATION, SPEECH_NICENESS, WAITING_WITH_TEXT,
+                                     WAITING_WITHOUT_TEXT, DecodeTurns)
+from recordings.live import LiveTranscriber
+from tests.recordings.speech_samples import AsteriskWav
 from tests.support.waiting import wait_until
 
 
@@ -96,3 +99,35 @@ def test_a_broken_urgency_goes_last_and_stops_nobody():
         caller.thread.join(5)
 
     assert served == ["over", "broken"]
+
+
+def test_live_transcription_runs_behind_the_pbx_on_the_cpu(tmp_path):
+    seen = []
+
+    class Engine:
+        """Notes the CPU priority of the thread that decodes."""
+
+        def stream(self, rate, phrases=None):
+            return self
+
+        def transcribe_file(self, path, words=True, phrases=()):
+            raise AssertionError("a growing WAV is followed live")
+
+        def feed(self, data):
+            seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+        def text_so_far(self):
+            return ""
+
+        def finish(self):
+            return "", [], ()
+
+    path = tmp_path / "112-1-caller.wav16"
+    writer = AsteriskWav(path, 16000)
+    writer.write(b"\0\1" * 16000)
+    writer.close()
+    transcriber = LiveTranscriber(Engine(), path).start()
+    transcriber.finish(timeout=10)
+
+    assert seen and min(seen) >= SPEECH_NICENESS
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < SPEECH_NICENESS  # the caller's thread is untouched
