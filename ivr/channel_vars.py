@@ -22,8 +22,7 @@ SIAGA_UNIQUEID = "SIAGA_UNIQUEID"
 # every answer time counts from here.
 SIAGA_ANSWERED_AT = "SIAGA_ANSWERED_AT"
 # The recordings' common path without extension: MixMonitor writes `<it>.wav` (the whole call)
-# and `<it>-caller.wav16` (the caller's own direction at 16 kHz, r() option: their statement,
-# transcribed live).
+# and `<it>-caller.wav` (the caller's own direction, r() option: their statement, transcribed live).
 SIAGA_RECORDING = "SIAGA_RECORDING"
 # Set by [siaga112-waiting] when the caller pressed 55 while waiting.
 SIAGA_SILENT = "SIAGA_SILENT"

@@ -38,7 +38,7 @@ FORMATS = (
     ("ogg", "libopus", "ogg", "audio/ogg", ["-b:a", "24k", "-ar", "16000", "-application", "voip"]),
     ("mp3", "libmp3lame", "mp3", "audio/mpeg", ["-b:a", "48k"]),
 )
-MIMETYPES = {"ogg": "audio/ogg", "opus": "audio/ogg", "mp3": "audio/mpeg", "wav": "audio/wav", "wav16": "audio/wav"}
+MIMETYPES = {"ogg": "audio/ogg", "opus": "audio/ogg", "mp3": "audio/mpeg", "wav": "audio/wav"}
 
 
 class CopyError(Exception):

@@ -29,11 +29,9 @@ from ivr.session import AgiSession
 log = logging.getLogger(__name__)
 
 # The names MixMonitor writes under SIAGA_RECORDING (extensions.conf): the recordings part knows
-# the caller's own direction as the call's statement. That one is written at 16 kHz (wav16), the
-# rate the recognisers work at: Asterisk writes a recording through a 32 KB buffer, which at
-# 8 kHz holds back the last 2 s of what the caller said from live transcription, at 16 kHz 1 s.
+# the caller's own direction as the call's statement.
 FULL_SUFFIX = ".wav"
-CALLER_SUFFIX = "-caller.wav16"
+CALLER_SUFFIX = "-caller.wav"
 
 
 def recording_paths(base: str | None) -> dict[str, str]:

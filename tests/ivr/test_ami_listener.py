@@ -141,7 +141,7 @@ def test_a_call_from_intake_to_hang_up_is_recorded_from_events_with_their_own_ti
 
     ami_peer.emit(siaga_call(str(call_id)), at=T0 + 0.05)
     ami_peer.emit(join(), at=T0 + 0.06)
-    hooks.wait_for(("started", call_id, BASE + "-caller.wav16"))
+    hooks.wait_for(("started", call_id, BASE + "-caller.wav"))
     ami_peer.emit(agent_connect(), at=T0 + 4.5)
     wait_until(lambda: the_call(database).state == "answered")
     hooks.wait_for(("connected", call_id))  # the caller's live text steps back behind waiting callers'
@@ -153,7 +153,7 @@ def test_a_call_from_intake_to_hang_up_is_recorded_from_events_with_their_own_ti
     assert call.pbx_answered_at == at(0) and call.answered_at == at(4.5) and call.ended_at == at(64.5)
     [pop] = events_of(database, "call.answered")
     assert (pop.audience, pop.payload["id"]) == ("ani", call_id)
-    assert hooks.said.index(("ended", call_id, BASE + "-caller.wav16")) < hooks.said.index(("call_ended", call_id))
+    assert hooks.said.index(("ended", call_id, BASE + "-caller.wav")) < hooks.said.index(("call_ended", call_id))
     assert ami_peer.actions_named("QueueChangePriorityCaller") == []  # Asterisk already had priority 5
 
 
@@ -169,7 +169,7 @@ def test_a_call_the_intake_never_stored_is_opened_from_the_dialplans_event_and_m
                                "Priority": str(call.priority), "Immediate": "yes"}
     with database.session() as session:
         kinds = {r.kind: r.path for r in session.scalars(select(Recording).where(Recording.call_id == call.id))}
-    assert kinds == {"full": BASE + ".wav", "statement": BASE + "-caller.wav16"}
+    assert kinds == {"full": BASE + ".wav", "statement": BASE + "-caller.wav"}
 
 
 def test_55_while_waiting_marks_a_silent_emergency_and_the_queue_order_follows(listener, ami_peer, database):
@@ -250,7 +250,7 @@ def test_after_a_gap_the_listener_completes_records_from_what_asterisk_has_now(
         with database.session() as session:
             waiting = session.scalar(select(Call).where(Call.uniqueid == "1795346600.50"))
         assert (waiting.state, waiting.caller, waiting.pbx_answered_at) == ("queued", "+6282222222222", at(40))
-        hooks.wait_for(("started", waiting.id, "/rec/112-1795346600.50-caller.wav16"))
+        hooks.wait_for(("started", waiting.id, "/rec/112-1795346600.50-caller.wav"))
         [moved] = ami_peer.wait_for_action("QueueChangePriorityCaller")
         assert (moved.get("Caller"), moved.get("Priority")) == ("PJSIP/operator-trunk-00000020", str(waiting.priority))
         hooks.wait_for(("call_ended", gone))
@@ -356,4 +356,4 @@ def test_live_transcription_starts_once_a_busy_database_takes_a_later_event(list
     ami_peer.emit(siaga_call())
     ami_peer.emit(join())
     call = wait_until(lambda: (c := the_call(database)) is not None and c)
-    hooks.wait_for(("started", call.id, BASE + "-caller.wav16"))
+    hooks.wait_for(("started", call.id, BASE + "-caller.wav"))

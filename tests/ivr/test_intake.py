@@ -43,7 +43,7 @@ def test_intake_stores_the_call_as_queued_from_asterisks_answer_and_says_nothing
     assert took < 2.0  # well inside SIAGA112_INTAKE_BUDGET even on a busy test machine
     with database.session() as session:
         rows = {r.kind: r.path for r in session.scalars(select(Recording).where(Recording.call_id == call.id))}
-    assert rows == {"full": BASE + ".wav", "statement": BASE + "-caller.wav16"}
+    assert rows == {"full": BASE + ".wav", "statement": BASE + "-caller.wav"}
 
 
 def test_intake_sets_the_call_id_last_so_the_dialplan_reads_it_as_finished(place_call):

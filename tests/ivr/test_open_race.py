@@ -63,7 +63,7 @@ def test_the_intake_and_the_listener_opening_one_call_at_once_make_one_row_with_
     make_user("calltaker", username="ani", phone_interface="PJSIP/1001")
     uniqueids = [f"1795346546.{n}" for n in range(ROUNDS)]
     for uniqueid in uniqueids:
-        recordings = {"full": f"/rec/112-{uniqueid}.wav", "statement": f"/rec/112-{uniqueid}-caller.wav16"}
+        recordings = {"full": f"/rec/112-{uniqueid}.wav", "statement": f"/rec/112-{uniqueid}-caller.wav"}
 
         def intake():
             with database.session() as session:

@@ -296,4 +296,4 @@ def test_live_transcription_of_a_call_kept_while_the_database_was_down_starts_on
     agi_server.replayer.wake()
     call = wait_until(lambda: not agi_server.journal.waiting() and call_of(database, UNIQUEID))
     ami_peer.emit(join(), at=T0 + 0.1)
-    hooks.wait_for(("started", call.id, BASE + "-caller.wav16"))
+    hooks.wait_for(("started", call.id, BASE + "-caller.wav"))
