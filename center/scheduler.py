@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from siaga112.runtime import Runtime
 from siaga112.scheduler import Job, SchedulerService
 
@@ -14,6 +16,7 @@ def jobs() -> list[Job]:
     from routing.alarms.supervision import check_panels
     from routing.notify import retry_due
     from routing.units import mark_stale_units
+    from siaga112.auth import TOKEN_BOOK_MINUTES, read_token_book
     from siaga112.idempotency import purge as purge_idempotency_keys
 
     return [
@@ -24,6 +27,8 @@ def jobs() -> list[Job]:
         ("evidence-retention", evidence_retention, {"hours": 1}),
         ("transcription", run_due, {"seconds": POLL_SECONDS}),
         ("idempotency-purge", purge_idempotency_keys, {"hours": 1}),
+        # At once, then every few minutes: an SOS from a token never used before is taken in an outage.
+        ("token-book", read_token_book, {"minutes": TOKEN_BOOK_MINUTES, "next_run_time": datetime.now(timezone.utc)}),
     ]
 
 

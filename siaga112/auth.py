@@ -109,6 +109,10 @@ def token_principal(session: Session, token: str) -> Principal | None:
     if row is None or row.revoked or not hmac.compare_digest(row.token_hash, _token_hash(token)):
         return None
     row.last_used_at = utcnow()
+    return _principal_of(row)
+
+
+def _principal_of(row: ApiToken) -> Principal:
     scopes = set(row.scopes.split(","))
     for scope in list(scopes):
         scopes |= _IMPLIED.get(scope, set())
@@ -120,14 +124,30 @@ class TokenMemory:
     minutes the database is away (an SOS must still be taken then).
 
     Only consulted when the database does not answer; every answered look-up refreshes or, for
-    a revoked or unknown token, forgets. A token revoked elsewhere while the database is away
-    keeps working here until it is back; one read longer than `max_age_s` ago is not trusted.
+    a revoked or unknown token, forgets. The whole book of live tokens is read as well
+    (`read_book`: when the process starts and every few minutes after, `read_token_book`), so
+    a token never presented to this process, such as a citizen app's whose first SOS comes in
+    an outage, is known too. A token revoked elsewhere while the database is away keeps working
+    here until it is back; one read longer than `max_age_s` ago is not trusted.
     """
+
+    # More tokens than this are not all kept: the book is for machine clients, not for people.
+    BOOK_LIMIT = 50_000
 
     def __init__(self, max_age_s: float = 12 * 3600) -> None:
         self.max_age_s = max_age_s
         self._known: dict[str, tuple[Principal, float]] = {}
         self._lock = threading.Lock()
+
+    def read_book(self, session: Session) -> int:
+        """Know every live token as the database has it now (revoked ones forgotten); returns how many."""
+        rows = session.scalars(select(ApiToken).where(ApiToken.revoked.is_(False)).order_by(ApiToken.id.desc())
+                               .limit(self.BOOK_LIMIT)).all()
+        now = time.monotonic()
+        book = {row.token_hash: (_principal_of(row), now) for row in rows}
+        with self._lock:
+            self._known = book
+        return len(book)
 
     def note(self, token: str, principal: Principal | None) -> None:
         key = _token_hash(token)
@@ -135,7 +155,7 @@ class TokenMemory:
             if principal is None:
                 self._known.pop(key, None)
             else:
-                if len(self._known) > 10_000:
+                if len(self._known) > self.BOOK_LIMIT:
                     self._known.clear()
                 self._known[key] = (principal, time.monotonic())
 
@@ -145,6 +165,21 @@ class TokenMemory:
         if known is None or time.monotonic() - known[1] > self.max_age_s:
             return None
         return known[0]
+
+
+TOKEN_MEMORY_CLIENT = "token_memory"
+TOKEN_BOOK_MINUTES = 5  # how often the scheduler reads the book again
+
+
+def token_memory(runtime) -> TokenMemory:
+    """The process's one TokenMemory: the web app consults it, the scheduler keeps its book."""
+    return runtime.client(TOKEN_MEMORY_CLIENT, lambda _settings: TokenMemory())
+
+
+def read_token_book(runtime) -> None:
+    """Scheduled (at start, then every TOKEN_BOOK_MINUTES): every live token known for an outage."""
+    with runtime.database.session() as session:
+        token_memory(runtime).read_book(session)
 
 
 def user_principal(user: User) -> Principal:

@@ -11,14 +11,15 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import OperationalError
 
 from routing.alarms import journal as alarm_journal_module
 from routing.alarms.dc09 import build_frame
 from routing.alarms.journal import alarm_journal, replayer
+from siaga112.auth import read_token_book
 from siaga112.journal import JournalError
-from siaga112.models import Alarm, ButtonEvent, Event
+from siaga112.models import Alarm, ApiToken, ButtonEvent, Event
 from tests.support.alarm_helpers import Panel, add_site, button_request, count_alarms
 
 MALANG = {"lat": -7.9666, "lon": 112.6326, "accuracy_m": 12}
@@ -155,7 +156,29 @@ def test_an_sos_sent_to_a_hung_database_is_answered_within_the_bound_and_stored_
         assert session.scalar(select(func.count()).select_from(Event).where(Event.kind == "alarm.new")) == 1
 
 
-def test_a_token_never_read_by_this_process_is_answered_503_while_the_database_is_away(client, make_token, outage):
+def test_a_token_never_used_is_taken_in_an_outage_once_the_scheduler_has_read_the_token_book(
+        client, make_token, outage, runtime, database):
+    headers = make_token("alarms:write")  # issued to a citizen app that has not sent anything yet
+    revoked = make_token("alarms:write")
+    with database.session() as session:
+        session.execute(update(ApiToken).where(ApiToken.id == session.scalar(select(func.max(ApiToken.id))))
+                        .values(revoked=True))
+    read_token_book(runtime)  # the scheduler's job, at start and every few minutes
+    outage.stop()
+
+    response = post_sos(client, headers, "sos-first")
+    refused = post_sos(client, revoked, "sos-revoked")
+
+    assert response.status_code == 202
+    assert refused.status_code == 503  # revoked before the book was read: unknown here, resent later
+    outage.back()
+    replay(runtime)
+    assert count_alarms(database) == 1
+
+
+def test_a_token_issued_after_the_book_was_read_is_answered_503_while_the_database_is_away(
+        client, make_token, outage, runtime):
+    read_token_book(runtime)
     headers = make_token("alarms:write")
     outage.stop()
     response = post_sos(client, headers, "sos-x")
