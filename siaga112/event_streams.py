@@ -380,6 +380,10 @@ class EventStreams:
             except (OSError, ValueError):  # closed by the client before it got here
                 stream.closed = True
                 streams.discard(stream)
+                try:
+                    stream.sock.close()
+                except OSError:
+                    pass
                 self._release()
                 return
             self._queue(selector, streams, stream, head)
