@@ -160,15 +160,18 @@ def console_session_valid(user: User) -> bool:
     The cookie holds no password material: sign-out and a new password raise the account's
     `session_epoch`, and a cookie signed under an older epoch is refused.
     """
-    signed_in_at = cookie_session.get("since")
+    return sign_in_holds(user.active, user.session_epoch, cookie_session.get("epoch"), cookie_session.get("since"),
+                         shift_seconds=runtime().settings.session_minutes * 60)
+
+
+def sign_in_holds(active: bool, account_epoch: int, cookie_epoch, signed_in_at, *, shift_seconds: float,
+                  now: float | None = None) -> bool:
+    """`console_session_valid`'s rule on plain values, for checks made outside the request (the
+    console's event streams check every open sign-in at once)."""
     if not isinstance(signed_in_at, (int, float)):
         return False
-    shift = runtime().settings.session_minutes * 60
-    return (
-        user.active
-        and cookie_session.get("epoch") == user.session_epoch
-        and 0 <= time.time() - signed_in_at <= shift
-    )
+    now = time.time() if now is None else now
+    return bool(active) and cookie_epoch == account_epoch and 0 <= now - signed_in_at <= shift_seconds
 
 
 def machine_endpoint(view):

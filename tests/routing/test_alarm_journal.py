@@ -323,3 +323,70 @@ def test_the_alarm_journal_is_its_own_folder_apart_from_the_calls(runtime):
     journal = alarm_journal(runtime)
     assert journal.folder.name == alarm_journal_module.FOLDER
     assert journal.folder.parent == alarm_journal_module.Path(runtime.settings.journal_dir)
+
+
+# --- the DC-09 receiver started while the database is away -----------------------------------------
+
+def _receiver_started_with_the_database(runtime, outage):
+    from routing.alarms.receiver import AlarmReceiverService
+
+    outage.stop()
+    service = AlarmReceiverService(runtime)
+    started = time.monotonic()
+    service.start()  # it listens, though the accounts cannot be read
+    assert time.monotonic() - started < BOUND_S + 2
+    return service
+
+
+def test_a_receiver_started_while_the_database_is_stopped_keeps_the_frames_of_the_panels_it_knew(
+        runtime, database, outage):
+    from routing.alarms.receiver import AlarmReceiverService
+
+    add_site(database, account="1234")
+    first = AlarmReceiverService(runtime)  # a run with the database: the accounts are read, and copied
+    first.start()
+    first.stop()
+    service = _receiver_started_with_the_database(runtime, outage)
+    try:
+        frames = [build_frame("1234", f"Nri1/PA{n}", sequence=n) for n in range(1, 3)]
+        with Panel(service.port) as panel:
+            assert [panel.send(frame) for frame in frames] == ["ACK", "ACK"]  # kept in the journal, then ACK
+        assert service.counts.kept == 2
+        outage.back()
+        wait_for(lambda: count_alarms(database) == 2 and not alarm_journal(runtime).any_waiting())
+        wait_for(lambda: service.book.from_database)
+    finally:
+        service.stop()
+    with database.session() as session:
+        assert [int(a.flags["sequence"]) for a in session.scalars(select(Alarm).order_by(Alarm.id))] == [1, 2]
+
+
+def test_a_receiver_started_for_the_first_time_while_the_database_is_stopped_asks_for_resends_until_it_is_back(
+        runtime, database, outage):
+    add_site(database, account="1234")
+    service = _receiver_started_with_the_database(runtime, outage)
+    try:
+        frame = build_frame("1234", "Nri1/PA1", sequence=1)
+        with Panel(service.port) as panel:
+            assert panel.send(frame) == "NAK"  # not DUH: the panel resends an account we could not read yet
+        outage.back()
+        wait_for(lambda: service.book.from_database)
+        with Panel(service.port) as panel:
+            assert panel.send(frame) == "ACK"
+        assert count_alarms(database) == 1
+    finally:
+        service.stop()
+
+
+def test_the_copy_of_the_dc09_accounts_is_readable_by_its_owner_only(runtime, database):
+    import stat
+
+    from routing.alarms.receiver import AccountBook
+
+    add_site(database, account="1234")
+    book = AccountBook(runtime)
+    book.reload()
+    assert stat.S_IMODE(book.copy_path.stat().st_mode) == 0o600
+    fresh = AccountBook(runtime)
+    assert fresh.load_copy() and set(fresh.accounts) == {"1234"} and fresh.sites["1234"] == book.sites["1234"]
+    assert not fresh.from_database
