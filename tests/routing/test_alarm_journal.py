@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from routing.alarms import journal as alarm_journal_module
 from routing.alarms.dc09 import build_frame
+from routing.alarms.buttons import DEVICE_BOOK_COPY, read_device_book
 from routing.alarms.journal import alarm_journal, replayer
 from siaga112.auth import TOKEN_BOOK_COPY, read_token_book
 from siaga112.journal import JournalError
@@ -276,10 +277,29 @@ def test_button_events_while_the_database_is_stopped_are_kept_checked_and_writte
     assert button_request(client, SECRET, press("panic", "evt-1")).status_code == 200
 
 
-def test_a_button_this_process_never_read_is_answered_503_while_the_database_is_away(client, button, outage):
+def test_a_button_added_after_the_sites_were_read_is_answered_503_while_the_database_is_away(
+        client, button, outage, runtime):
     outage.stop()
     response = button_request(client, SECRET, press())
     assert response.status_code == 503
+
+
+def test_a_buttons_first_press_in_an_outage_is_taken_once_the_sites_were_read_even_after_a_restart(
+        button, outage, runtime, settings, database):
+    from center.web import create_app
+
+    read_device_book(runtime)  # the scheduler's job, at start and every few minutes
+    copy = Path(settings.journal_dir) / DEVICE_BOOK_COPY
+    assert copy.stat().st_mode & 0o777 == 0o600
+    outage.stop()
+    restarted = Runtime(settings=settings, database=database)  # a new process, started in the outage
+
+    response = button_request(create_app(restarted, {"TESTING": True}).test_client(), SECRET, press())
+
+    assert response.status_code == 202
+    outage.back()
+    replay(restarted)
+    assert count_alarms(database) == 1
 
 
 # --- DC-09 panels -------------------------------------------------------------------------------------
