@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
-import os
 import queue
 import threading
 import time
@@ -40,6 +38,7 @@ from siaga112.db import utcnow
 from siaga112.models import AlarmSite
 from siaga112.runtime import Runtime
 from siaga112.storable import clean, evidence
+from siaga112.storage import read_private_copy, write_private_copy
 from siaga112.bounded import call_within
 from siaga112.journal import JournalError, database_away
 from routing.alarms import dc09
@@ -135,10 +134,10 @@ class AccountBook:
     def load_copy(self) -> bool:
         """The accounts of the last read, from the local copy; False if there is none to read."""
         try:
-            data = json.loads(self.copy_path.read_text(encoding="utf-8"))
-            accounts = {entry["account"]: (entry["key"], SiteRef(**entry["site"])) for entry in data["accounts"]}
-        except FileNotFoundError:
-            return False
+            copy = read_private_copy(self.copy_path)
+            if copy is None:
+                return False
+            accounts = {entry["account"]: (entry["key"], SiteRef(**entry["site"])) for entry in copy[0]["accounts"]}
         except (OSError, ValueError, KeyError, TypeError) as error:
             log.warning("the copy of the DC-09 accounts at %s cannot be read: %s", self.copy_path, error)
             return False
@@ -152,17 +151,9 @@ class AccountBook:
         self.accounts = {account: SIAAccount(account, key) for account, (key, _site) in accounts.items()}
 
     def _write_copy(self, accounts: dict[str, tuple[str | None, SiteRef]]) -> None:
-        path = self.copy_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        body = json.dumps({"accounts": [{"account": account, "key": key, "site": dataclasses.asdict(site)}
-                                        for account, (key, site) in sorted(accounts.items())]})
-        temporary = path.with_suffix(".tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(body)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        write_private_copy(self.copy_path, {"accounts": [
+            {"account": account, "key": key, "site": dataclasses.asdict(site)}
+            for account, (key, site) in sorted(accounts.items())]})
 
     def should_reload_for(self, account: str | None) -> bool:
         """True when this account's miss may reload the accounts now (and notes the attempt)."""

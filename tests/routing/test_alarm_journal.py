@@ -7,8 +7,10 @@ the SOS and button webhooks through the app. `tests/chaos/` does the same to a r
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event, func, select, update
@@ -16,10 +18,12 @@ from sqlalchemy.exc import OperationalError
 
 from routing.alarms import journal as alarm_journal_module
 from routing.alarms.dc09 import build_frame
+from routing.alarms.buttons import DEVICE_BOOK_COPY, read_device_book
 from routing.alarms.journal import alarm_journal, replayer
-from siaga112.auth import read_token_book
+from siaga112.auth import TOKEN_BOOK_COPY, read_token_book
 from siaga112.journal import JournalError
 from siaga112.models import Alarm, ApiToken, ButtonEvent, Event
+from siaga112.runtime import Runtime
 from tests.support.alarm_helpers import Panel, add_site, button_request, count_alarms
 
 MALANG = {"lat": -7.9666, "lon": 112.6326, "accuracy_m": 12}
@@ -176,6 +180,25 @@ def test_a_token_never_used_is_taken_in_an_outage_once_the_scheduler_has_read_th
     assert count_alarms(database) == 1
 
 
+def test_a_server_started_while_the_database_is_away_knows_the_tokens_from_the_books_copy(
+        make_token, outage, settings, database, runtime):
+    from center.web import create_app
+
+    headers = make_token("alarms:write")
+    read_token_book(runtime)  # the last read before the restart
+    copy = Path(settings.journal_dir) / TOKEN_BOOK_COPY
+    assert copy.stat().st_mode & 0o777 == 0o600 and headers["Authorization"][7:] not in copy.read_text()
+    outage.stop()
+    restarted = Runtime(settings=settings, database=database)  # a new process: nothing read yet
+
+    response = post_sos(create_app(restarted, {"TESTING": True}).test_client(), headers, "sos-after-restart")
+
+    assert response.status_code == 202
+    os.utime(copy, (time.time() - 13 * 3600,) * 2)  # a copy older than a shift is not trusted
+    stale = Runtime(settings=settings, database=database)
+    assert post_sos(create_app(stale, {"TESTING": True}).test_client(), headers, "sos-2").status_code == 503
+
+
 def test_a_token_issued_after_the_book_was_read_is_answered_503_while_the_database_is_away(
         client, make_token, outage, runtime):
     read_token_book(runtime)
@@ -254,10 +277,29 @@ def test_button_events_while_the_database_is_stopped_are_kept_checked_and_writte
     assert button_request(client, SECRET, press("panic", "evt-1")).status_code == 200
 
 
-def test_a_button_this_process_never_read_is_answered_503_while_the_database_is_away(client, button, outage):
+def test_a_button_added_after_the_sites_were_read_is_answered_503_while_the_database_is_away(
+        client, button, outage, runtime):
     outage.stop()
     response = button_request(client, SECRET, press())
     assert response.status_code == 503
+
+
+def test_a_buttons_first_press_in_an_outage_is_taken_once_the_sites_were_read_even_after_a_restart(
+        button, outage, runtime, settings, database):
+    from center.web import create_app
+
+    read_device_book(runtime)  # the scheduler's job, at start and every few minutes
+    copy = Path(settings.journal_dir) / DEVICE_BOOK_COPY
+    assert copy.stat().st_mode & 0o777 == 0o600
+    outage.stop()
+    restarted = Runtime(settings=settings, database=database)  # a new process, started in the outage
+
+    response = button_request(create_app(restarted, {"TESTING": True}).test_client(), SECRET, press())
+
+    assert response.status_code == 202
+    outage.back()
+    replay(restarted)
+    assert count_alarms(database) == 1
 
 
 # --- DC-09 panels -------------------------------------------------------------------------------------

@@ -11,7 +11,10 @@ def test_the_scheduler_runs_the_stale_unit_and_sms_retry_jobs():
     assert jobs["sms-retry"] == ("routing.notify", "retry_due")
 
 
-def test_the_token_book_is_read_at_start_and_every_few_minutes():
-    [(function, trigger)] = [(function, trigger) for name, function, trigger in _jobs() if name == "token-book"]
-    assert (function.__module__, function.__name__) == ("siaga112.auth", "read_token_book")
-    assert trigger["minutes"] <= 5 and trigger["next_run_time"] is not None
+def test_the_token_and_button_books_are_read_at_start_and_every_few_minutes():
+    jobs = {name: (function, trigger) for name, function, trigger in _jobs()}
+    for name, where in (("token-book", ("siaga112.auth", "read_token_book")),
+                        ("button-book", ("routing.alarms.buttons", "read_device_book"))):
+        function, trigger = jobs[name]
+        assert (function.__module__, function.__name__) == where
+        assert trigger["minutes"] <= 5 and trigger["next_run_time"] is not None
