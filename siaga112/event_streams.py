@@ -103,6 +103,7 @@ class _Stream:
         self.stalled_since: float | None = None
         self.ending_since: float | None = None
         self.closed = False
+        self.writing = False  # the selector also waits for room to write (a backlog is waiting)
         self.live = False  # the reader fans new events out to it (after any replay)
         self.replayed: set[int] = set()  # ids the replay sent that the live read may still bring
         self.replay_from = reader.after_id
@@ -415,6 +416,18 @@ class EventStreams:
                      stream.backlog_bytes)
             self._close(selector, streams, stream)
             return
+        if not stream.backlog and stream.ending_since is None:
+            # The usual case, once per stream for each event: straight to the socket.
+            try:
+                sent = stream.sock.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self._close(selector, streams, stream)  # the client went away
+                return
+            if sent == len(data):
+                return
+            data = memoryview(data)[sent:]
         stream.backlog.append(memoryview(data))
         stream.backlog_bytes += len(data)
         if len(stream.backlog) == 1:
@@ -447,9 +460,9 @@ class EventStreams:
 
     @staticmethod
     def _want(selector, stream: _Stream, *, write: bool) -> None:
-        mask = selectors.EVENT_READ | (selectors.EVENT_WRITE if write else 0)
-        if selector.get_key(stream.sock).events != mask:
-            selector.modify(stream.sock, mask, stream)
+        if stream.writing != write:
+            stream.writing = write
+            selector.modify(stream.sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if write else 0), stream)
 
     def _on_readable(self, selector, streams, stream: _Stream) -> None:
         """A stream's client sends nothing more; reading tells when it has gone."""
