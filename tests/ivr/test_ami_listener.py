@@ -50,6 +50,9 @@ class HookLog:
     def statement_ended(self, call_id, path):
         self._note("ended", call_id, path)
 
+    def caller_connected(self, call_id):
+        self._note("connected", call_id)
+
     def __call__(self, call_id):
         self._note("call_ended", call_id)
 
@@ -141,6 +144,7 @@ def test_a_call_from_intake_to_hang_up_is_recorded_from_events_with_their_own_ti
     hooks.wait_for(("started", call_id, BASE + "-caller.wav"))
     ami_peer.emit(agent_connect(), at=T0 + 4.5)
     wait_until(lambda: the_call(database).state == "answered")
+    hooks.wait_for(("connected", call_id))  # the caller's live text steps back behind waiting callers'
     ami_peer.emit(hangup(), at=T0 + 64.5)
     hooks.wait_for(("call_ended", call_id))
 

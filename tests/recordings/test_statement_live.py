@@ -12,6 +12,8 @@ from sqlalchemy import select, update
 
 from ivr import channel_vars as var
 from ivr.asterisk_peer import Caller, Channel
+from recordings import decode_turns
+from recordings.decode_turns import DecodeTurns
 from recordings.jobs import process_due
 from recordings.statement import LiveStatements
 from siaga112.models import Call, Event, Recording, TranscriptionJob
@@ -86,6 +88,38 @@ def test_partial_text_reaches_the_consoles_and_the_final_transcript_is_stored_ri
     first = row.transcript_keywords[0]
     assert (first["category"], first["keyword"], first["heard"]) == ("fire", "불이 났어요", "불이 났어요")
     assert first["how"] in ("exact", "spotted")  # in the transcript, or by the grammar recogniser in the audio
+
+
+@pytest.mark.speech
+def test_with_too_few_cores_the_waiting_callers_text_comes_before_the_conversations(speech_runtime, database, say,
+                                                                                  tmp_path):
+    talking, rate = pcm_frames(say(LONG_STATEMENT, pad_to=20.0))
+    waiting, _ = pcm_frames(say(FIRE, pad_to=8.0))
+    listener = LiveStatements(speech_runtime, turns=DecodeTurns(slots=1))  # one core for four callers
+    statements, writers = [], []
+    for n, samples in enumerate([talking, talking, talking, waiting]):
+        call_id = add_call(database, state="ivr", ended_ago=None)
+        path = tmp_path / f"112-{n}-caller.wav"
+        writers.append(AsteriskWav(path, rate))
+        writers[-1].write(samples)  # all of it on disk already: each transcription has a backlog
+        listener.statement_started(call_id, str(path))
+        if n < 3:
+            listener.caller_connected(call_id)  # a call-taker answered these three
+        statements.append(listener.last[call_id])
+    waiter = statements[-1]
+
+    assert waiter.wait_for_audio(len(waiting) / 2 / rate, timeout=60)
+    in_conversation = sum(statement.transcriber.fed_seconds for statement in statements[:3])
+    decoded = waiter.transcriber.fed_seconds
+    assert wait_until(lambda: waiter.partials_stored >= 1, timeout=15)
+    for writer, statement in zip(writers, statements):
+        writer.close()
+        listener.statement_ended(statement.call_id, statement.path)
+    print(f"\nwaiting caller's {decoded:.1f} s decoded while the three in conversation got {in_conversation:.1f} s")
+
+    # Shared alike, the three would have had three times the waiting caller's share.
+    assert in_conversation <= 1.5 * decoded
+    assert [s.urgency()[0] for s in statements] == [decode_turns.ENDED] * 4
 
 
 @pytest.mark.speech
