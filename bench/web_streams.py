@@ -73,12 +73,16 @@ def _hold_streams(port: int, token: str, count: int, ready, stop, results) -> No
             writer.close()
             return
         tally["open"] += 1
+        carry = b""  # the last bytes read, counted with the next read: a marker split in two counts once
         while True:
             chunk = await reader.read(65536)
             if not chunk:
                 tally["closed_early"] += 1
                 return
-            tally["events"] += chunk.count(b"\nevent: ")
+            data = carry + chunk
+            cut = max(0, len(data) - 16)  # markers starting before here are whole and counted now
+            tally["events"] += data[:cut + 7].count(b"\nevent: ") - data.count(b"\nevent: heartbeat")
+            carry = data[cut:]
 
     async def main():
         tally = {"open": 0, "refused": 0, "events": 0, "closed_early": 0}

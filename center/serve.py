@@ -16,8 +16,9 @@ log = logging.getLogger(__name__)
 
 
 class WebService:
-    """The console and API on waitress (`siaga112.web_server`): request timeouts, a worker for
-    each console event stream, and a stop within seconds."""
+    """The console and API on waitress (`siaga112.web_server`): request timeouts, console event
+    streams held by two threads however many are open (`siaga112.event_streams`), and a stop
+    within seconds."""
 
     name = "web"
 
@@ -30,7 +31,7 @@ class WebService:
         self.runtime = runtime
         self.app = create_app(runtime)
         self.server = WebServer(self.app, settings.bind_host, settings.web_port,
-                                threads=settings.web_threads, event_streams=settings.web_event_streams,
+                                threads=settings.web_threads,
                                 request_timeout=settings.web_request_timeout_seconds,
                                 idle_timeout=settings.web_idle_timeout_seconds, max_body_bytes=MAX_BODY_BYTES,
                                 trusted_proxy=settings.web_trusted_proxy, error_body=server_error_body(self.app))
@@ -38,21 +39,19 @@ class WebService:
 
     def start(self) -> None:
         from routing.alarms.journal import start_replayer
-        from siaga112 import events
 
-        events.subscriber(self.runtime.database).closing = False
         start_replayer(self.runtime)  # SOS and button events kept while the database was away
         self.server.start()
         log.info("web console and API on http://%s:%s/", self.server.host, self.port)
 
     def stop(self) -> None:
+        from agent_console.events_api import close_event_streams
         from siaga112 import events
 
-        # Open event streams end first (each holds a worker), then the server stops.
-        subscriber = events.subscriber(self.runtime.database)
-        subscriber.close_streams()
+        # Open event streams end first (their last bytes sent), then the server stops.
+        close_event_streams(self.app, timeout=2)
         self.server.stop(timeout=3)
-        subscriber.stop()
+        events.subscriber(self.runtime.database).stop()
         from routing.alarms.journal import stop_replayer
 
         stop_replayer(self.runtime)

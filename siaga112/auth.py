@@ -5,10 +5,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import logging
+import os
 import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from flask import g, request
 from sqlalchemy import select
@@ -20,6 +23,9 @@ from siaga112.errors import ApiError
 from siaga112.i18n import Problem
 from siaga112.models import ApiToken, User
 from siaga112.models.people import ROLES
+from siaga112.storage import read_private_copy, write_private_copy
+
+log = logging.getLogger(__name__)
 
 # `alarms:write` is the citizen app's: it posts SOS and reads back only the alarms it posted.
 # Reading every alarm (other reporters' names and positions, banks' panic alarms) takes
@@ -109,6 +115,10 @@ def token_principal(session: Session, token: str) -> Principal | None:
     if row is None or row.revoked or not hmac.compare_digest(row.token_hash, _token_hash(token)):
         return None
     row.last_used_at = utcnow()
+    return _principal_of(row)
+
+
+def _principal_of(row: ApiToken) -> Principal:
     scopes = set(row.scopes.split(","))
     for scope in list(scopes):
         scopes |= _IMPLIED.get(scope, set())
@@ -120,14 +130,56 @@ class TokenMemory:
     minutes the database is away (an SOS must still be taken then).
 
     Only consulted when the database does not answer; every answered look-up refreshes or, for
-    a revoked or unknown token, forgets. A token revoked elsewhere while the database is away
-    keeps working here until it is back; one read longer than `max_age_s` ago is not trusted.
+    a revoked or unknown token, forgets. The whole book of live tokens is read as well
+    (`read_book`: when the process starts and every few minutes after, `read_token_book`), so
+    a token never presented to this process, such as a citizen app's whose first SOS comes in
+    an outage, is known too; each read is copied (hashes only, owner-only) to `copy_path`, from
+    which a process started while the database is away knows them. A token revoked elsewhere
+    while the database is away keeps working here until it is back; one read longer than
+    `max_age_s` ago is not trusted.
     """
 
-    def __init__(self, max_age_s: float = 12 * 3600) -> None:
+    # More tokens than this are not all kept: the book is for machine clients, not for people.
+    BOOK_LIMIT = 50_000
+
+    def __init__(self, max_age_s: float = 12 * 3600, copy_path: str | os.PathLike | None = None) -> None:
         self.max_age_s = max_age_s
+        self.copy_path = copy_path
         self._known: dict[str, tuple[Principal, float]] = {}
         self._lock = threading.Lock()
+
+    def read_book(self, session: Session) -> int:
+        """Know every live token as the database has it now (revoked ones forgotten); returns how many."""
+        rows = session.scalars(select(ApiToken).where(ApiToken.revoked.is_(False)).order_by(ApiToken.id.desc())
+                               .limit(self.BOOK_LIMIT)).all()
+        book = {row.token_hash: _principal_of(row) for row in rows}
+        self._take(book, time.monotonic())
+        if self.copy_path is not None:
+            try:
+                write_private_copy(self.copy_path, [
+                    {"hash": key, "name": p.name, "scopes": sorted(p.scopes), "token_id": p.token_id}
+                    for key, p in book.items()])
+            except OSError as error:  # the copy only helps a start without the database
+                log.warning("the token book could not be copied to %s: %s", self.copy_path, error)
+        return len(book)
+
+    def load_copy(self) -> int:
+        """The book of the last read, from the local copy (if younger than `max_age_s`); how many."""
+        try:
+            copy = None if self.copy_path is None else read_private_copy(self.copy_path)
+            if copy is None or copy[1] > self.max_age_s:
+                return 0
+            book = {entry["hash"]: Principal(name=entry["name"], kind="token", scopes=frozenset(entry["scopes"]),
+                                             token_id=entry["token_id"]) for entry in copy[0]}
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            log.warning("the token book copy at %s cannot be read: %s", self.copy_path, error)
+            return 0
+        self._take(book, time.monotonic() - copy[1])
+        return len(book)
+
+    def _take(self, book: dict[str, Principal], read_at: float) -> None:
+        with self._lock:
+            self._known = {key: (principal, read_at) for key, principal in book.items()}
 
     def note(self, token: str, principal: Principal | None) -> None:
         key = _token_hash(token)
@@ -135,7 +187,7 @@ class TokenMemory:
             if principal is None:
                 self._known.pop(key, None)
             else:
-                if len(self._known) > 10_000:
+                if len(self._known) > self.BOOK_LIMIT:
                     self._known.clear()
                 self._known[key] = (principal, time.monotonic())
 
@@ -145,6 +197,31 @@ class TokenMemory:
         if known is None or time.monotonic() - known[1] > self.max_age_s:
             return None
         return known[0]
+
+
+TOKEN_MEMORY_CLIENT = "token_memory"
+TOKEN_BOOK_MINUTES = 5  # how often the scheduler reads the book again
+
+
+TOKEN_BOOK_COPY = "token-book.json"  # in journal_dir
+
+
+def token_memory(runtime) -> TokenMemory:
+    """The process's one TokenMemory: the web app consults it, the scheduler keeps its book.
+    It starts from the copy of the last read, so a start without the database knows the tokens."""
+
+    def make(settings) -> TokenMemory:
+        memory = TokenMemory(copy_path=Path(settings.journal_dir) / TOKEN_BOOK_COPY)
+        memory.load_copy()
+        return memory
+
+    return runtime.client(TOKEN_MEMORY_CLIENT, make)
+
+
+def read_token_book(runtime) -> None:
+    """Scheduled (at start, then every TOKEN_BOOK_MINUTES): every live token known for an outage."""
+    with runtime.database.session() as session:
+        token_memory(runtime).read_book(session)
 
 
 def user_principal(user: User) -> Principal:

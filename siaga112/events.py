@@ -78,9 +78,6 @@ def publish_many(session: Session, notices: list[tuple[str, dict, str | None]], 
 # --- the subscriber side -------------------------------------------------------------------
 
 POLL_SECONDS = 0.2  # SQLite has no NOTIFY: one poller per process reads the newest id this often
-# When an event wakes every console stream of a process at once, those reading from the same
-# place share one database read made within this long (one query, not one per stream).
-SHARED_READ_SECONDS = 0.25
 LISTEN_TIMEOUT_SECONDS = 0.5  # how often the PostgreSQL listener looks up from its socket
 GAP_GRACE_SECONDS = 10.0  # how long a reader waits for a lower id committed after a higher one
 
@@ -148,6 +145,10 @@ class Cursor:
         self._expire()
         return fresh
 
+    def awaiting(self, event_id: int) -> bool:
+        """True if `event_id` is a gap this cursor still reads below for (it may arrive late)."""
+        return event_id in self._gaps
+
     def _expire(self) -> None:
         now = self._clock()
         for event_id, since in list(self._gaps.items()):
@@ -172,9 +173,7 @@ class Subscriber:
         self._subscribers = 0
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self.closing = False  # set when the web server stops: every waiting stream wakes and ends
-        self._reads: dict[tuple[int, int, int], _SharedRead] = {}
-        self._reads_lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
 
     @property
     def latest(self) -> int:
@@ -199,46 +198,15 @@ class Subscriber:
                 if self._subscribers == 0:
                     self._stop.set()
 
-    def wait(self, seen: int, timeout: float) -> bool:
-        """Block until an event newer than `seen` is known, `timeout` passes or streams are closing;
-        True if woken."""
+    def add_listener(self, wake: Callable[[], None]) -> None:
+        """Call `wake()` (quick, never blocking) each time a newer event is known."""
         with self._condition:
-            return self._condition.wait_for(lambda: self._latest > seen or self.closing, timeout=timeout)
+            self._listeners.append(wake)
 
-    def read(self, after_id: int, seen: int, limit: int = 200) -> list[Event]:
-        """Events newer than `after_id` (every audience), read once for all the streams that ask
-        from the same place after the same wake-up (`seen`, the newest id they knew of).
-
-        The read is made after `seen` was known, as each stream's own read would have been; a
-        stream asking later than SHARED_READ_SECONDS after it began reads afresh.
-        """
-        key = (after_id, seen, limit)
-        now = time.monotonic()
-        with self._reads_lock:
-            shared = self._reads.get(key)
-            if shared is None or now - shared.began > SHARED_READ_SECONDS:
-                shared = self._reads[key] = _SharedRead(now)
-                for stale in [k for k, v in self._reads.items() if now - v.began > 4 * SHARED_READ_SECONDS]:
-                    del self._reads[stale]
-                reader = True
-            else:
-                reader = False
-        if reader:
-            try:
-                with self.database.session() as session:
-                    shared.rows = fetch_every(session, after_id, limit=limit)
-            finally:
-                shared.done.set()
-        elif not shared.done.wait(timeout=30) or shared.rows is None:
-            with self.database.session() as session:  # the first reader failed: read for ourselves
-                return fetch_every(session, after_id, limit=limit)
-        return shared.rows
-
-    def close_streams(self) -> None:
-        """Wake every stream waiting on this subscriber, for good: the server is stopping."""
+    def remove_listener(self, wake: Callable[[], None]) -> None:
         with self._condition:
-            self.closing = True
-            self._condition.notify_all()
+            if wake in self._listeners:
+                self._listeners.remove(wake)
 
     def stop(self) -> None:
         """Stop the watcher thread now and wait for it (for clean shutdown in tests and serve)."""
@@ -252,12 +220,21 @@ class Subscriber:
             if event_id > self._latest:
                 self._latest = event_id
                 self._condition.notify_all()
+                for wake in self._listeners:
+                    wake()
 
     def _read_latest(self) -> None:
         with self.database.session() as session:
             self._advance(latest_id(session))
 
     def _run(self) -> None:
+        try:
+            with self.database.session() as session:  # a database emptied since (tests) starts low again
+                newest = latest_id(session)
+            with self._condition:
+                self._latest = min(self._latest, newest)
+        except Exception:  # the loop below retries until the database answers
+            log.warning("event watcher could not read the newest event; retrying", exc_info=True)
         while not self._stop.is_set():
             try:
                 self._read_latest()
@@ -285,15 +262,6 @@ class Subscriber:
                 for notify in connection.notifies(timeout=LISTEN_TIMEOUT_SECONDS):
                     if notify.payload.isdigit():
                         self._advance(int(notify.payload))
-
-
-class _SharedRead:
-    """One database read that several streams wait on."""
-
-    def __init__(self, began: float) -> None:
-        self.began = began
-        self.done = threading.Event()
-        self.rows: list[Event] | None = None
 
 
 _subscribers: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()

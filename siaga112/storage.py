@@ -1,9 +1,12 @@
-"""Local storage a centre depends on (the recordings folder, the call journal): free space and writability."""
+"""Local storage a centre depends on (the recordings folder, the call journal): free space and
+writability, and the private copies of what the database holds that a start without it needs."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -40,3 +43,29 @@ def write_probe(folder: str | os.PathLike) -> str | None:
         except OSError:
             pass
     return None
+
+
+def write_private_copy(path: str | os.PathLike, data) -> None:
+    """Write `data` as JSON to `path` whole or not at all (synced, then renamed into place),
+    readable by this service's user alone: such copies hold keys or token hashes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def read_private_copy(path: str | os.PathLike):
+    """What `write_private_copy` wrote, and its age in seconds; None if there is none.
+    Raises OSError or ValueError for a copy that cannot be read."""
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8") as handle:
+            age = max(0.0, time.time() - os.fstat(handle.fileno()).st_mtime)
+            return json.load(handle), age
+    except FileNotFoundError:
+        return None

@@ -50,7 +50,7 @@ def make_app(runtime: Runtime | None = None, test_config: dict | None = None, bl
         app.config.update(test_config)
     app.extensions["siaga112"] = runtime
     app.extensions["siaga112.health_checks"] = dict(health_checks or {})
-    app.extensions["siaga112.token_memory"] = auth.TokenMemory()
+    app.extensions["siaga112.token_memory"] = auth.token_memory(runtime)
     csrf.init_app(app)
     i18n.init_app(app, language=settings.language, zone=settings.timezone)
     web_input.init_app(app)
@@ -126,8 +126,9 @@ def _token_principal_within_bound(token: str) -> auth.Principal | None:
 
     The citizen app's SOS must be taken while the database is away, and its token is the first
     thing read: a token this process has read before (on any request) is then trusted as it was
-    then (`auth.TokenMemory`), and `g.database_away` tells the view not to wait on the database
-    again. A token never read, with the database away, is answered 503 and resent. Other views
+    then (`auth.TokenMemory`, which also holds the book of live tokens the scheduler reads every
+    few minutes), and `g.database_away` tells the view not to wait on the database again. A token
+    unknown to both, with the database away, is answered 503 and resent. Other views
     read the token on the request's own session, as they read everything else.
     """
     memory: auth.TokenMemory = current_app.extensions["siaga112.token_memory"]
@@ -159,15 +160,18 @@ def console_session_valid(user: User) -> bool:
     The cookie holds no password material: sign-out and a new password raise the account's
     `session_epoch`, and a cookie signed under an older epoch is refused.
     """
-    signed_in_at = cookie_session.get("since")
+    return sign_in_holds(user.active, user.session_epoch, cookie_session.get("epoch"), cookie_session.get("since"),
+                         shift_seconds=runtime().settings.session_minutes * 60)
+
+
+def sign_in_holds(active: bool, account_epoch: int, cookie_epoch, signed_in_at, *, shift_seconds: float,
+                  now: float | None = None) -> bool:
+    """`console_session_valid`'s rule on plain values, for checks made outside the request (the
+    console's event streams check every open sign-in at once)."""
     if not isinstance(signed_in_at, (int, float)):
         return False
-    shift = runtime().settings.session_minutes * 60
-    return (
-        user.active
-        and cookie_session.get("epoch") == user.session_epoch
-        and 0 <= time.time() - signed_in_at <= shift
-    )
+    now = time.time() if now is None else now
+    return bool(active) and cookie_epoch == account_epoch and 0 <= now - signed_in_at <= shift_seconds
 
 
 def machine_endpoint(view):

@@ -7,9 +7,10 @@ that takes longer than `request_timeout` to send its request is disconnected. We
 development server, which this replaces, gave each connection a thread for as long as the client
 liked.
 
-Console event streams (SSE) each hold a worker thread for their lifetime, so the server runs
-`threads + event_streams` workers and the app refuses streams beyond `event_streams` (503,
-and EventSource retries): the API always keeps `threads` workers of its own.
+A response that lasts (a console's event stream) holds no worker either: the app asks, through
+`environ[HAND_OVER]`, for the connection once its response is decided, and the server gives the
+socket, with the response's header bytes, to the taker (`siaga112.event_streams`) and forgets it.
+The workers are the API's alone.
 
 Some requests never reach the app: a body declared over the limit (413), malformed framing
 headers (400), headers too large (431). Waitress answers those itself, in plain text; the
@@ -27,7 +28,7 @@ from typing import Callable
 
 from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
-from waitress.task import ErrorTask
+from waitress.task import ErrorTask, WSGITask
 from waitress import wasyncore
 
 log = logging.getLogger(__name__)
@@ -62,13 +63,106 @@ class _ErrorTask(ErrorTask):
         self.write(body)
 
 
-class _TimedChannel(HTTPChannel):
-    """A connection that remembers when its current, still incomplete, request began to arrive."""
+# environ[HAND_OVER](taker): after this response's status and headers, give the connection to
+# `taker`: `taker.take(sock, head, chunked)` with the socket (non-blocking), the response's header
+# bytes not yet sent, and whether the body is to be sent in chunks; or `taker.abandon()` if the
+# response is not a 200 to a GET or the client has gone. The app's own body is not sent.
+HAND_OVER = "siaga112.hand_over"
 
+
+class _Task(WSGITask):
+    """A WSGI request, which the app may ask to end by handing the connection over."""
+
+    taker = None
+    head: bytes | None = None  # the response's header, when the connection is handed over
+
+    def get_environment(self):
+        environ = super().get_environment()
+        environ[HAND_OVER] = self._hand_over
+        return environ
+
+    def _hand_over(self, taker) -> None:
+        self.taker = taker
+
+    def service(self):
+        try:
+            super().service()
+        finally:
+            if self.taker is not None:  # the app failed after asking: its place is given back
+                self.taker.abandon()
+                self.taker = None
+
+    def finish(self):
+        taker, self.taker = self.taker, None
+        if taker is None:
+            super().finish()
+            return
+        if (self.wrote_header or not self.status.startswith("200") or self.request.command != "GET"
+                or not self.channel.connected):
+            taker.abandon()
+            super().finish()
+            return
+        self.remove_content_length_header()
+        self.content_length = None
+        self.head = self.build_response_header()  # chunked on HTTP/1.1, and Connection: close
+        self.close_on_finish = False  # the channel must not close what it hands over
+        self.channel.hand_over(taker, self.head, self.chunked_response)
+
+
+class _TimedChannel(HTTPChannel):
+    """A connection that remembers when its current, still incomplete, request began to arrive,
+    and that can be handed over (`HAND_OVER`)."""
+
+    task_class = _Task
     error_task_class = _ErrorTask
     request_began: float | None = None
+    _handing_over: tuple | None = None
+
+    def hand_over(self, taker, head: bytes, chunked: bool) -> None:
+        """Called by the worker: stop reading and writing here; the loop hands the socket over next."""
+        with self.requests_lock:
+            self._handing_over = (taker, head, chunked)
+            del self.requests[1:]  # anything the client sent after the request is not answered
+
+    def readable(self):
+        return self._handing_over is None and super().readable()
+
+    def writable(self):
+        return self._handing_over is None and super().writable()
+
+    def service(self):
+        super().service()
+        if self._handing_over is not None:
+            self.server.trigger.pull_trigger(self._give_away)
+
+    def _give_away(self) -> None:
+        """On the server's loop: out of waitress's hands, into the taker's."""
+        taker, head, chunked = self._handing_over
+        sock = self.socket
+        if not self.connected or sock is None or self.total_outbufs_len:
+            taker.abandon()
+            self.will_close = True
+            self._handing_over = None
+            self.server.pull_trigger()
+            return
+        self.del_channel()
+        self.socket = None
+        self.connected = False
+        for outbuf in self.outbufs:
+            try:
+                outbuf.close()
+            except Exception:  # noqa: BLE001 - a buffer that will not close must not keep the socket
+                log.exception("closing a handed-over connection's buffer failed")
+        try:
+            taker.take(sock, head, chunked)
+        except Exception:  # noqa: BLE001 - the loop serves every other connection: log and drop this one
+            log.exception("the taker of a connection failed; closing it")
+            taker.abandon()
+            sock.close()
 
     def received(self, data):
+        if self._handing_over is not None:
+            return False
         if self.request is None and data and not self.requests:
             self.request_began = time.monotonic()
         result = super().received(data)
@@ -96,16 +190,16 @@ class _Server(TcpWSGIServer):
 class WebServer:
     """A WSGI app served on host:port by waitress, in a thread of its own, stoppable within seconds."""
 
-    def __init__(self, app, host: str, port: int, *, threads: int = 16, event_streams: int = 400,
+    def __init__(self, app, host: str, port: int, *, threads: int = 16,
                  request_timeout: float = 30.0, idle_timeout: int = 120, max_body_bytes: int = 1024 * 1024,
                  trusted_proxy: str = "", error_body: ErrorBody | None = None) -> None:
-        workers = max(1, threads) + max(0, event_streams)
+        workers = max(1, threads)
         proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
                  "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"}} if trusted_proxy else {}
         self.server = _Server(
             app, host=host, port=port, threads=workers,
-            # Every stream and a margin for API clients and browsers' parallel requests.
-            connection_limit=workers + 4 * max(1, threads) + 100,
+            # A margin for API clients and browsers' parallel requests (handed-over streams not counted).
+            connection_limit=5 * workers + 100,
             channel_timeout=max(1, int(idle_timeout)),  # idle keep-alive connections
             cleanup_interval=max(1, min(10, int(request_timeout // 3) or 1)),
             # A body beyond the app's limit is refused by the server before it is read: 413, and
@@ -134,8 +228,8 @@ class WebServer:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop accepting, end every connection, and wait (at most `timeout`) for the workers.
 
-        Whoever holds long requests (the console's event streams) must have been told to end
-        them first; a worker still busy after `timeout` is left behind (its thread is a daemon).
+        Connections handed over (the console's event streams) are their taker's to end; a worker
+        still busy after `timeout` is left behind (its thread is a daemon).
         """
         self.server.accepting = False  # the loop stops accepting at its next turn
         # The workers finish what they hold while the loop still writes their last bytes out.

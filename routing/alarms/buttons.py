@@ -8,13 +8,17 @@ event and must not raise a second alarm.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
+import logging
+import os
 import re
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -26,9 +30,12 @@ from siaga112.errors import ApiError
 from siaga112.models import Alarm, AlarmSite, ButtonEvent
 from siaga112.runtime import Runtime
 from siaga112.storable import evidence
+from siaga112.storage import read_private_copy, write_private_copy
 from siaga112.web_input import loads_limited
 from routing.alarms.store import PRIORITY_TOP, AlarmIntake, alarm_json, take_alarm
 from routing.alarms.supervision import clear_offline
+
+log = logging.getLogger(__name__)
 
 MAX_SKEW_S = 300
 TIMESTAMP = re.compile(r"[0-9]{1,12}")
@@ -117,21 +124,47 @@ class DeviceBook:
     """The button sites this process has read, by device id: while the database is away an
     event is still checked against its device's secret, kept in the journal and answered.
 
-    A device not read since the process started cannot be checked then; its event is answered
-    503 and the button resends it. Every event read with the database up refreshes its entry
-    (a new secret, a removed site).
+    Every site is read at start and every few minutes (`read_device_book`, scheduled), and each
+    read is copied to `copy_path` (owner-only: it holds the devices' secrets, as the database
+    does), from which a process started while the database is away knows them; a copy older
+    than `max_age_s` is not trusted. A device added since the last read cannot be checked in an
+    outage; its event is answered 503 and the button resends it. Every event read with the
+    database up refreshes its entry (a new secret, a removed site).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, copy_path: str | os.PathLike | None = None, max_age_s: float = 12 * 3600) -> None:
         self._sites: dict[str, ButtonSite] = {}
         self._lock = threading.Lock()
         self.loaded = False
+        self.copy_path = copy_path
+        self.max_age_s = max_age_s
 
     def load(self, session: Session) -> None:
         rows = session.scalars(select(AlarmSite).where(AlarmSite.device_id.is_not(None))).all()
+        sites = {row.device_id: ButtonSite.of(row) for row in rows}
         with self._lock:
-            self._sites = {row.device_id: ButtonSite.of(row) for row in rows}
+            self._sites = sites
             self.loaded = True
+        if self.copy_path is not None:
+            try:
+                write_private_copy(self.copy_path, [{"device_id": device, **dataclasses.asdict(site)}
+                                                    for device, site in sorted(sites.items())])
+            except OSError as error:  # the copy only helps a start without the database
+                log.warning("the button sites could not be copied to %s: %s", self.copy_path, error)
+
+    def load_copy(self) -> int:
+        """The sites of the last read, from the local copy (if younger than `max_age_s`); how many."""
+        try:
+            copy = None if self.copy_path is None else read_private_copy(self.copy_path)
+            if copy is None or copy[1] > self.max_age_s:
+                return 0
+            sites = {entry.pop("device_id"): ButtonSite(**entry) for entry in copy[0]}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            log.warning("the copy of the button sites at %s cannot be read: %s", self.copy_path, error)
+            return 0
+        with self._lock:
+            self._sites = sites
+        return len(sites)
 
     def note(self, device_id: str, site: AlarmSite | None) -> None:
         with self._lock:
@@ -148,8 +181,24 @@ class DeviceBook:
 DEVICE_BOOK_CLIENT = "button_device_book"
 
 
+DEVICE_BOOK_COPY = "button-sites.json"  # in journal_dir
+
+
 def device_book(runtime: Runtime) -> DeviceBook:
-    return runtime.client(DEVICE_BOOK_CLIENT, lambda _settings: DeviceBook())
+    """The process's one DeviceBook, starting from the copy of the last read."""
+
+    def make(settings) -> DeviceBook:
+        book = DeviceBook(copy_path=Path(settings.journal_dir) / DEVICE_BOOK_COPY)
+        book.load_copy()
+        return book
+
+    return runtime.client(DEVICE_BOOK_CLIENT, make)
+
+
+def read_device_book(runtime: Runtime) -> None:
+    """Scheduled (at start, then every few minutes): every button site known for an outage."""
+    with runtime.database.session() as session:
+        device_book(runtime).load(session)
 
 
 @dataclass(frozen=True)

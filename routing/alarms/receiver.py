@@ -21,12 +21,14 @@ the journal reach the consoles when they are written (`alarm.new`), not through 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import queue
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from pysiaalarm import SIAAccount
@@ -36,6 +38,7 @@ from siaga112.db import utcnow
 from siaga112.models import AlarmSite
 from siaga112.runtime import Runtime
 from siaga112.storable import clean, evidence
+from siaga112.storage import read_private_copy, write_private_copy
 from siaga112.bounded import call_within
 from siaga112.journal import JournalError, database_away
 from routing.alarms import dc09
@@ -53,6 +56,8 @@ MAX_BATCH = 500
 IDLE_TIMEOUT_S = 600.0  # a panel connection silent this long is closed
 FRAME_LIMIT = dc09.MAX_FRAME_BYTES * 2  # bytes without a CR after which a connection is refused
 ACCOUNT_RELOAD_MIN_S = 1.0  # an unknown account's frames reload the accounts at most this often
+ACCOUNT_RETRY_S = 2.0  # how often a receiver started without the database asks it for the accounts again
+ACCOUNTS_COPY = "dc09-accounts.json"
 STOP_SECONDS = 5.0  # serve stops within 10 s whatever the database does
 
 
@@ -95,6 +100,11 @@ class AccountBook:
 
     A miss reloads at once, but each account's misses reload at most once per
     `reload_after_miss_s`, so a panel we do not know cannot make every frame a database query.
+
+    Each read is also copied to `journal_dir/dc09-accounts.json` (owner-only: it holds the
+    accounts' keys, as the database does), so that a receiver started while the database is
+    away still knows its panels: their frames are then kept in the alarm journal and
+    acknowledged, as when the database goes away later.
     """
 
     def __init__(self, runtime: Runtime) -> None:
@@ -103,12 +113,47 @@ class AccountBook:
         self.sites: dict[str, SiteRef] = {}
         self.reload_after_miss_s = ACCOUNT_RELOAD_MIN_S
         self._misses: dict[str | None, float] = {}
+        self.from_database = False  # False while the accounts known are the copy's (or none)
+
+    @property
+    def copy_path(self) -> Path:
+        return Path(self.runtime.settings.journal_dir) / ACCOUNTS_COPY
 
     def reload(self) -> None:
         with self.runtime.database.session() as session:
             rows = session.scalars(select(AlarmSite).where(AlarmSite.account.is_not(None))).all()
-            self.accounts = dc09.accounts_for(rows)
-            self.sites = {row.account.upper(): SiteRef(row.id, row.name, row.lat, row.lon) for row in rows}
+            accounts = {row.account.upper(): (row.aes_key or None, SiteRef(row.id, row.name, row.lat, row.lon))
+                        for row in rows}
+        self._take(accounts)
+        self.from_database = True
+        try:
+            self._write_copy(accounts)
+        except OSError as error:  # the copy only helps a start without the database
+            log.warning("the DC-09 accounts could not be copied to %s: %s", self.copy_path, error)
+
+    def load_copy(self) -> bool:
+        """The accounts of the last read, from the local copy; False if there is none to read."""
+        try:
+            copy = read_private_copy(self.copy_path)
+            if copy is None:
+                return False
+            accounts = {entry["account"]: (entry["key"], SiteRef(**entry["site"])) for entry in copy[0]["accounts"]}
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            log.warning("the copy of the DC-09 accounts at %s cannot be read: %s", self.copy_path, error)
+            return False
+        self._take(accounts)
+        return True
+
+    def _take(self, accounts: dict[str, tuple[str | None, SiteRef]]) -> None:
+        # Sites first: the event loop reads both meanwhile, and an account it knows must have its
+        # site (a frame of an account without one is taken for a receiver's heartbeat).
+        self.sites = {account: site for account, (_key, site) in accounts.items()}
+        self.accounts = {account: SIAAccount(account, key) for account, (key, _site) in accounts.items()}
+
+    def _write_copy(self, accounts: dict[str, tuple[str | None, SiteRef]]) -> None:
+        write_private_copy(self.copy_path, {"accounts": [
+            {"account": account, "key": key, "site": dataclasses.asdict(site)}
+            for account, (key, site) in sorted(accounts.items())]})
 
     def should_reload_for(self, account: str | None) -> bool:
         """True when this account's miss may reload the accounts now (and notes the attempt)."""
@@ -432,12 +477,26 @@ class AlarmReceiverService:
         self._ready = threading.Event()
         self._start_error: BaseException | None = None
         self._reload_lock: asyncio.Lock | None = None
+        self._stopping = threading.Event()
+        self._account_retry: threading.Thread | None = None
 
     # -- life cycle ------------------------------------------------------------------------
     def start(self) -> None:
-        """Load the accounts, warm up routing, and listen; returns once the port is bound."""
-        self.book.reload()
-        self._warm_up_routing()
+        """Load the accounts, warm up routing, and listen; returns once the port is bound.
+
+        A database that is away does not keep the receiver from starting: it starts with the
+        accounts of the last read (`AccountBook`), keeps frames in the alarm journal as it would
+        have anyway, and reads the accounts again every ACCOUNT_RETRY_S until the database answers.
+        """
+        if not self._load_accounts():
+            copied = self.book.load_copy()
+            log.warning("the database did not give the DC-09 accounts; starting with %s, and asking it again every "
+                        "%g s", f"{len(self.book.accounts)} from the last copy" if copied else "none known",
+                        ACCOUNT_RETRY_S)
+            self._account_retry = threading.Thread(target=self._retry_accounts, name="sia-accounts", daemon=True)
+            self._account_retry.start()
+        else:
+            self._warm_up_routing()
         start_replayer(self.runtime)
         self.committer.start()
         self._thread = threading.Thread(target=self._run, name="sia-receiver", daemon=True)
@@ -448,6 +507,23 @@ class AlarmReceiverService:
             stop_replayer(self.runtime)
             raise self._start_error
         log.info("SIA DC-09 receiver on %s:%s (%s accounts)", self.host, self.port, len(self.book.accounts))
+
+    def _load_accounts(self) -> bool:
+        """Read the accounts within the database bound; False if the database is away."""
+        try:
+            call_within(self.book.reload, self.runtime.settings.alarm_db_timeout_seconds, name="sia-accounts")
+        except Exception as error:
+            if not database_away(error):
+                raise
+            return False
+        return True
+
+    def _retry_accounts(self) -> None:
+        while not self._stopping.wait(ACCOUNT_RETRY_S):
+            if self._load_accounts():
+                log.info("DC-09 accounts read from the database (%s)", len(self.book.accounts))
+                self._warm_up_routing()
+                return
 
     def _warm_up_routing(self) -> None:
         """Build the routing engine now, so the first panic is not the one that waits for it."""
@@ -461,6 +537,7 @@ class AlarmReceiverService:
 
     def stop(self) -> None:
         """Stop listening, store and answer what is in flight, close connections, join threads."""
+        self._stopping.set()
         if self._loop is not None and self._thread is not None and self._thread.is_alive():
             try:
                 asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(timeout=STOP_SECONDS + 2)
@@ -562,14 +639,23 @@ class AlarmReceiverService:
     async def _answer_after_reload(self, line: str, panel: PanelConnection) -> None:
         """An unknown account or a frame no key opened: read the accounts again (a site may
         have been registered a moment ago), then answer as the frame now reads."""
+        read_again = False
         async with self._reload_lock:
             try:
                 await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, self.book.reload),
                                        self.runtime.settings.alarm_db_timeout_seconds)
+                read_again = True
             except Exception as error:  # the database is away: answer from the accounts known
                 log.warning("DC-09 accounts could not be read again (%s); answering from those known",
                             error.__class__.__name__)
         panel.waiting = False
-        reply = self._accept(line, dc09.read_frame(line, self.book.accounts), panel)
+        reading = dc09.read_frame(line, self.book.accounts)
+        if reading.refusal == "account" and not read_again:
+            # Perhaps a site registered while we could not read the accounts: NAK, and the panel
+            # resends until we can (DUH would tell it to give up on a frame that may be an alarm).
+            self.counts.refused["account"] += 1
+            panel.answer(dc09.nak())
+            return
+        reply = self._accept(line, reading, panel)
         if not panel.waiting:
             panel.answer(reply)

@@ -20,7 +20,8 @@ def button_event():
 
     When the database refuses or does not answer within `alarm_db_timeout_seconds`, the event is
     checked against its device as this process last read it, kept in the alarm journal and
-    answered 202; a device not read since the process started gets 503 and resends.
+    answered 202; a device added since the sites were last read (at start, then every few minutes,
+    `buttons.read_device_book`) gets 503 and resends.
     """
     if (request.content_length or 0) > buttons.MAX_BODY_BYTES:
         raise ApiError(413, "too_large", f"A button event is at most {buttons.MAX_BODY_BYTES} bytes.")

@@ -273,3 +273,24 @@ def test_alarms_arriving_while_postgresql_is_away_are_acknowledged_from_the_jour
     assert announced == len(rows)  # every alarm reached the consoles' event stream
     # Bounded: no panel or app waited on the database past alarm_db_timeout_seconds (2 s) for long.
     assert max(answered.waits) < 2.0 * 2 + 1.0
+
+
+def test_serve_started_while_postgresql_is_stopped_runs_the_dc09_receiver_and_stores_every_acknowledged_frame(
+        chaos_postgres, chaos_database, serve_process):
+    add_site(chaos_database, account="D42")
+    serve_process(chaos_database.url, "alarms").terminate()  # a run with the database: accounts read and copied
+    frames = [build_frame("D42", f"Nri1/PA{n}", sequence=n) for n in (1, 2, 3)]
+    chaos_postgres.stop()
+    try:
+        serve = serve_process(chaos_database.url, "alarms")  # starts, and listens, without the database
+        with Panel(serve.ports["alarms"]) as panel:
+            assert [panel.send(frame) for frame in frames] == ["ACK"] * 3
+    finally:
+        chaos_postgres.start()
+
+    def stored() -> list[str]:
+        with chaos_database.session() as session:
+            return sorted(session.scalars(select(Alarm.raw).where(Alarm.source == "panel")))
+
+    wait_until(lambda: len(stored()) == 3, timeout=30)
+    assert stored() == sorted(frame.decode().strip() for frame in frames)  # 0 lost, 0 doubled

@@ -41,26 +41,23 @@ class LiveServer:
 
         self.runtime = runtime
         self.app = create_app(runtime, {"TESTING": True, **(test_config or {})})
-        self.server = WebServer(self.app, "127.0.0.1", 0, **{"threads": 8, "event_streams": 32, **server_options})
+        self.server = WebServer(self.app, "127.0.0.1", 0, **{"threads": 8, **server_options})
         self.port = self.server.port
 
     def url(self, path: str = "/") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def __enter__(self) -> "LiveServer":
-        from siaga112 import events
-
-        events.subscriber(self.runtime.database).closing = False
         self.server.start()
         return self
 
     def __exit__(self, *_exc) -> None:
+        from agent_console.events_api import close_event_streams
         from siaga112 import events
 
-        subscriber = events.subscriber(self.runtime.database)
-        subscriber.close_streams()  # open event streams end, then the server stops
+        close_event_streams(self.app)  # open event streams end, then the server stops
         self.server.stop(timeout=5)
-        subscriber.stop()
+        events.subscriber(self.runtime.database).stop()
 
 
 def launch_browser(playwright):

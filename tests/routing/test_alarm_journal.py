@@ -7,18 +7,23 @@ the SOS and button webhooks through the app. `tests/chaos/` does the same to a r
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import OperationalError
 
 from routing.alarms import journal as alarm_journal_module
 from routing.alarms.dc09 import build_frame
+from routing.alarms.buttons import DEVICE_BOOK_COPY, read_device_book
 from routing.alarms.journal import alarm_journal, replayer
+from siaga112.auth import TOKEN_BOOK_COPY, read_token_book
 from siaga112.journal import JournalError
-from siaga112.models import Alarm, ButtonEvent, Event
+from siaga112.models import Alarm, ApiToken, ButtonEvent, Event
+from siaga112.runtime import Runtime
 from tests.support.alarm_helpers import Panel, add_site, button_request, count_alarms
 
 MALANG = {"lat": -7.9666, "lon": 112.6326, "accuracy_m": 12}
@@ -155,7 +160,48 @@ def test_an_sos_sent_to_a_hung_database_is_answered_within_the_bound_and_stored_
         assert session.scalar(select(func.count()).select_from(Event).where(Event.kind == "alarm.new")) == 1
 
 
-def test_a_token_never_read_by_this_process_is_answered_503_while_the_database_is_away(client, make_token, outage):
+def test_a_token_never_used_is_taken_in_an_outage_once_the_scheduler_has_read_the_token_book(
+        client, make_token, outage, runtime, database):
+    headers = make_token("alarms:write")  # issued to a citizen app that has not sent anything yet
+    revoked = make_token("alarms:write")
+    with database.session() as session:
+        session.execute(update(ApiToken).where(ApiToken.id == session.scalar(select(func.max(ApiToken.id))))
+                        .values(revoked=True))
+    read_token_book(runtime)  # the scheduler's job, at start and every few minutes
+    outage.stop()
+
+    response = post_sos(client, headers, "sos-first")
+    refused = post_sos(client, revoked, "sos-revoked")
+
+    assert response.status_code == 202
+    assert refused.status_code == 503  # revoked before the book was read: unknown here, resent later
+    outage.back()
+    replay(runtime)
+    assert count_alarms(database) == 1
+
+
+def test_a_server_started_while_the_database_is_away_knows_the_tokens_from_the_books_copy(
+        make_token, outage, settings, database, runtime):
+    from center.web import create_app
+
+    headers = make_token("alarms:write")
+    read_token_book(runtime)  # the last read before the restart
+    copy = Path(settings.journal_dir) / TOKEN_BOOK_COPY
+    assert copy.stat().st_mode & 0o777 == 0o600 and headers["Authorization"][7:] not in copy.read_text()
+    outage.stop()
+    restarted = Runtime(settings=settings, database=database)  # a new process: nothing read yet
+
+    response = post_sos(create_app(restarted, {"TESTING": True}).test_client(), headers, "sos-after-restart")
+
+    assert response.status_code == 202
+    os.utime(copy, (time.time() - 13 * 3600,) * 2)  # a copy older than a shift is not trusted
+    stale = Runtime(settings=settings, database=database)
+    assert post_sos(create_app(stale, {"TESTING": True}).test_client(), headers, "sos-2").status_code == 503
+
+
+def test_a_token_issued_after_the_book_was_read_is_answered_503_while_the_database_is_away(
+        client, make_token, outage, runtime):
+    read_token_book(runtime)
     headers = make_token("alarms:write")
     outage.stop()
     response = post_sos(client, headers, "sos-x")
@@ -231,10 +277,29 @@ def test_button_events_while_the_database_is_stopped_are_kept_checked_and_writte
     assert button_request(client, SECRET, press("panic", "evt-1")).status_code == 200
 
 
-def test_a_button_this_process_never_read_is_answered_503_while_the_database_is_away(client, button, outage):
+def test_a_button_added_after_the_sites_were_read_is_answered_503_while_the_database_is_away(
+        client, button, outage, runtime):
     outage.stop()
     response = button_request(client, SECRET, press())
     assert response.status_code == 503
+
+
+def test_a_buttons_first_press_in_an_outage_is_taken_once_the_sites_were_read_even_after_a_restart(
+        button, outage, runtime, settings, database):
+    from center.web import create_app
+
+    read_device_book(runtime)  # the scheduler's job, at start and every few minutes
+    copy = Path(settings.journal_dir) / DEVICE_BOOK_COPY
+    assert copy.stat().st_mode & 0o777 == 0o600
+    outage.stop()
+    restarted = Runtime(settings=settings, database=database)  # a new process, started in the outage
+
+    response = button_request(create_app(restarted, {"TESTING": True}).test_client(), SECRET, press())
+
+    assert response.status_code == 202
+    outage.back()
+    replay(restarted)
+    assert count_alarms(database) == 1
 
 
 # --- DC-09 panels -------------------------------------------------------------------------------------
@@ -300,3 +365,70 @@ def test_the_alarm_journal_is_its_own_folder_apart_from_the_calls(runtime):
     journal = alarm_journal(runtime)
     assert journal.folder.name == alarm_journal_module.FOLDER
     assert journal.folder.parent == alarm_journal_module.Path(runtime.settings.journal_dir)
+
+
+# --- the DC-09 receiver started while the database is away -----------------------------------------
+
+def _receiver_started_with_the_database(runtime, outage):
+    from routing.alarms.receiver import AlarmReceiverService
+
+    outage.stop()
+    service = AlarmReceiverService(runtime)
+    started = time.monotonic()
+    service.start()  # it listens, though the accounts cannot be read
+    assert time.monotonic() - started < BOUND_S + 2
+    return service
+
+
+def test_a_receiver_started_while_the_database_is_stopped_keeps_the_frames_of_the_panels_it_knew(
+        runtime, database, outage):
+    from routing.alarms.receiver import AlarmReceiverService
+
+    add_site(database, account="1234")
+    first = AlarmReceiverService(runtime)  # a run with the database: the accounts are read, and copied
+    first.start()
+    first.stop()
+    service = _receiver_started_with_the_database(runtime, outage)
+    try:
+        frames = [build_frame("1234", f"Nri1/PA{n}", sequence=n) for n in range(1, 3)]
+        with Panel(service.port) as panel:
+            assert [panel.send(frame) for frame in frames] == ["ACK", "ACK"]  # kept in the journal, then ACK
+        assert service.counts.kept == 2
+        outage.back()
+        wait_for(lambda: count_alarms(database) == 2 and not alarm_journal(runtime).any_waiting())
+        wait_for(lambda: service.book.from_database)
+    finally:
+        service.stop()
+    with database.session() as session:
+        assert [int(a.flags["sequence"]) for a in session.scalars(select(Alarm).order_by(Alarm.id))] == [1, 2]
+
+
+def test_a_receiver_started_for_the_first_time_while_the_database_is_stopped_asks_for_resends_until_it_is_back(
+        runtime, database, outage):
+    add_site(database, account="1234")
+    service = _receiver_started_with_the_database(runtime, outage)
+    try:
+        frame = build_frame("1234", "Nri1/PA1", sequence=1)
+        with Panel(service.port) as panel:
+            assert panel.send(frame) == "NAK"  # not DUH: the panel resends an account we could not read yet
+        outage.back()
+        wait_for(lambda: service.book.from_database)
+        with Panel(service.port) as panel:
+            assert panel.send(frame) == "ACK"
+        assert count_alarms(database) == 1
+    finally:
+        service.stop()
+
+
+def test_the_copy_of_the_dc09_accounts_is_readable_by_its_owner_only(runtime, database):
+    import stat
+
+    from routing.alarms.receiver import AccountBook
+
+    add_site(database, account="1234")
+    book = AccountBook(runtime)
+    book.reload()
+    assert stat.S_IMODE(book.copy_path.stat().st_mode) == 0o600
+    fresh = AccountBook(runtime)
+    assert fresh.load_copy() and set(fresh.accounts) == {"1234"} and fresh.sites["1234"] == book.sites["1234"]
+    assert not fresh.from_database
