@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    python bench/transcribe.py [--runs 2] [--max-callers 6] [--model ""] [--device cpu] [--compute-type int8]
+    python bench/transcribe.py [--runs 2] [--max-callers 6] [--lines 3] [--model ""] [--device cpu] [--compute-type int8]
 
 Statements: the Indonesian test statements (tests/recordings/indonesian.py), spoken by
 espeak-ng through a G.711 mu-law telephone line with noise, the long one about 20 s.
@@ -12,7 +12,13 @@ espeak-ng through a G.711 mu-law telephone line with noise, the long one about 2
    while it is written in real time, provisional tails included) against bare faster-whisper
    `WhisperModel.transcribe` of the whole file with the same decoding options. Process CPU
    seconds, best of `--runs`, alternating.
-2. Word error rate against what was said, live path / whole-file decoding.
+2. Word error rate against what was said, live path / whole-file decoding. The statements are
+   made repeatably (same words, same line noise every run) and the decodes are deterministic, so
+   a second run gives the same words; what moves the ratio is which statements and which line:
+   a word or two in six short statements. So the ratio is also given over every test statement
+   (one per category and the long one) on `--lines` telephone lines (other noise), each line's
+   ratio and the spread, with the live path's final text taken from its whole-file twin (the
+   same cuts and decodes; checked equal on the six).
 3. Delay from the end of speech to the final text being shown (the last partial that equals
    the final transcript), and from the recording's end (after Asterisk's 2 s of silence) to the
    final transcript.
@@ -43,6 +49,8 @@ from recordings.live import LiveTranscriber  # noqa: E402
 from recordings.whisper_engine import WhisperEngine, hotwords_for, whisper_engine  # noqa: E402
 from recordings.whisper_model import ModelSpec, cpu_split, model_source  # noqa: E402
 from tests.recordings.indonesian import BY_CATEGORY, LONG_STATEMENT, RATE, telephone  # noqa: E402
+# The line noise of the test statements; further lines take the next seeds.
+LINE_SEED = 112
 from tests.recordings.speech_samples import AsteriskWav, missing_tools, pcm_frames  # noqa: E402
 
 SILENCE_AFTER_S = 2.0  # Asterisk ends the statement after this much silence (statement_silence_seconds)
@@ -109,6 +117,34 @@ def record_live(engine, source: Path, target: Path, phrases, start: threading.Ba
             "end_to_transcript_s": done - ended, "first_partial_s": (shown[0][0] - began) if shown else None}
 
 
+def spread(engine, plain, hotwords, phrases, folder: Path, lines: int) -> None:
+    """Word error rate of every test statement on several lines: bare whole file against the pipeline."""
+    statements = [LONG_STATEMENT, *BY_CATEGORY.values()]
+    print(f"\n2b. word error rate, {len(statements)} statements x {lines} lines   load {load()}")
+    ratios, totals = [], {"bare": [], "live": []}
+    for line in range(lines):
+        errors = {"bare": [], "live": []}
+        for i, statement in enumerate(statements):
+            path = telephone(statement, folder / f"line-{line}-{i}.wav", seed=LINE_SEED + line)
+            errors["bare"].append(wer(statement.text, bare(plain, path, engine, hotwords)))
+            errors["live"].append(wer(statement.text, engine.transcribe_file(path, phrases=phrases).text))
+        bare_mean, live_mean = statistics.mean(errors["bare"]), statistics.mean(errors["live"])
+        ratios.append(live_mean / bare_mean)
+        worse = sum(lv > b for b, lv in zip(errors["bare"], errors["live"]))
+        better = sum(lv < b for b, lv in zip(errors["bare"], errors["live"]))
+        ran_on = sum(b > 1.0 for b in errors["bare"])
+        print(f"   line {line + 1} (seed {LINE_SEED + line}): bare {bare_mean:.3f}  live {live_mean:.3f}  "
+              f"live / whole = {ratios[-1]:.3f}   live worse in {worse}, better in {better}; "
+              f"bare wrote on past the speech (WER > 1) in {ran_on}")
+        for name in totals:
+            totals[name] += errors[name]
+    bare_all, live_all = statistics.mean(totals["bare"]), statistics.mean(totals["live"])
+    medians = statistics.median(totals["bare"]), statistics.median(totals["live"])
+    print(f"   all lines: bare {bare_all:.3f}  live {live_all:.3f}  live / whole = {live_all / bare_all:.3f}"
+          f"   (lines {min(ratios):.3f}-{max(ratios):.3f}); median statement WER bare {medians[0]:.3f}, "
+          f"live {medians[1]:.3f}")
+
+
 def cpu_of(function) -> tuple[float, object]:
     before = time.process_time()
     result = function()
@@ -119,6 +155,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2, help="passes over the statements for the CPU figures")
     parser.add_argument("--max-callers", type=int, default=6, help="most callers at once to try")
+    parser.add_argument("--lines", type=int, default=3,
+                        help="telephone lines (noise seeds) for the word error rate over every statement; 0: none")
     parser.add_argument("--model", default="", help="whisper_model setting (default: the embedded whisper-base)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--compute-type", default="int8")
@@ -183,6 +221,10 @@ def main() -> int:
               f"   live / whole = {wer_live / wer_bare:.3f} (goal <= 1.05)")
         for ref, path, item in zip(said, paths, live):
             print(f"   said: {ref}\n   bare: {texts['bare'][path]}\n   live: {item['text']}")
+        same = sum(item["text"] == texts["pipeline"][p] for p, item in zip(paths, live))
+        print(f"   live final text equal to the whole-file pipeline's in {same} of {len(paths)} statements")
+        if args.lines:
+            spread(engine, plain, hotwords, phrases, folder, args.lines)
 
         delays = [item["speech_to_final_s"] for item in live]
         ends = [item["end_to_transcript_s"] for item in live]

@@ -28,6 +28,7 @@ import asyncio
 import itertools
 import logging
 import math
+import os
 import shutil
 import subprocess
 import time
@@ -319,7 +320,10 @@ def _next_channel_name() -> str:
 
 
 def _next_uniqueid() -> str:
-    return f"{int(time.time())}.{next(_sequence)}"
+    """Asterisk's `<epoch>.<sequence>`, its sequence unique across processes too: Siaga112 takes a
+    call's uniqueid as its identity, and `simulate-call`s started in the same second (each its own
+    process) must not be one call."""
+    return f"{int(time.time())}.{os.getpid() * 100_000 + next(_sequence) % 100_000}"
 
 
 @dataclass(frozen=True)

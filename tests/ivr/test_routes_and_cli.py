@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -82,6 +85,22 @@ def test_simulate_call_places_a_call_and_prints_what_happened(cli_runner, agi_se
     assert "ANSWER" in result.output and "set QUEUE_PRIO = " in result.output
     assert "set SIAGA_SERVICE = fire" in result.output
     assert "AGISTATUS=SUCCESS\ncall 1 waits in the queue" in result.output
+
+
+def test_simulate_calls_started_together_from_two_terminals_are_two_calls(agi_server, database):
+    from siaga112.models import Call
+
+    command = [sys.executable, "-m", "center.cli", "simulate-call", "--dtmf", "2", "--port", str(agi_server.port),
+               "--host", "127.0.0.1", "--from"]
+    environment = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    callers = [subprocess.Popen([*command, number], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+               for number in ("081234567801", "081234567802")]  # the same second, two processes
+    outputs = [caller.communicate(timeout=60)[0].decode() for caller in callers]
+
+    assert [caller.returncode for caller in callers] == [0, 0], outputs
+    with database.session() as session:
+        calls = session.query(Call).all()
+    assert len(calls) == 2 and len({call.uniqueid for call in calls}) == 2
 
 
 def test_simulate_call_with_a_pidf_lo_and_a_cell_sends_them_as_the_network_would(cli_runner, agi_server, shared_data):

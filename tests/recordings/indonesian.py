@@ -2,7 +2,9 @@
 
 A caller's voice reaches Asterisk as 8 kHz G.711 mu-law with the line's hiss: each statement
 is spoken (`espeak-ng -v id`, at several speeds and pitches), squeezed to mu-law and back with
-sox, and given quiet noise (seeded, so every run hears the same line). espeak's Indonesian is
+sox, and given quiet noise (seeded, so every run hears the same line; sox runs repeatable, `-R`:
+its dither is otherwise drawn afresh each time, and whisper-base's words changed with it from
+run to run). espeak's Indonesian is
 rough and whisper-base mishears it, as it mishears a real line: the tests expect triage to
 survive that, not a perfect transcript.
 """
@@ -78,9 +80,9 @@ def _spoken(text: str, statement: Statement, path: Path) -> np.ndarray:
     line = path.with_suffix(".line.wav")
     subprocess.run(["espeak-ng", "-v", "id", "-s", str(statement.speed), "-p", str(statement.pitch),
                     "-w", str(raw), text], check=True, capture_output=True)
-    subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-e", "mu-law", str(law)], check=True,
+    subprocess.run(["sox", "-R", str(raw), "-r", str(RATE), "-c", "1", "-e", "mu-law", str(law)], check=True,
                    capture_output=True)
-    subprocess.run(["sox", str(law), "-e", "signed-integer", "-b", "16", str(line)], check=True, capture_output=True)
+    subprocess.run(["sox", "-R", str(law), "-e", "signed-integer", "-b", "16", str(line)], check=True, capture_output=True)
     with wave.open(str(line), "rb") as stream:
         speech = np.frombuffer(stream.readframes(stream.getnframes()), dtype=np.int16).astype(np.float64)
     for temporary in (raw, law, line):

@@ -54,7 +54,7 @@ def synthesize(text: str, path: Path, *, rate: int = 8000, channels: int = 1, pa
     """Speak `text` in Korean into a 16-bit WAV at `rate` Hz, like a caller on an 8 kHz line."""
     raw = path.with_suffix(".espeak.wav")
     subprocess.run(["espeak-ng", "-v", "ko", "-s", "140", "-w", str(raw), text], check=True, capture_output=True)
-    command = ["sox", str(raw), "-r", str(rate), "-c", str(channels), "-b", "16", str(path)]
+    command = ["sox", "-R", str(raw), "-r", str(rate), "-c", str(channels), "-b", "16", str(path)]
     if pad_to is not None:
         seconds = float(subprocess.run(["soxi", "-D", str(raw)], check=True, capture_output=True, text=True).stdout)
         command += ["pad", "0", f"{max(0.0, pad_to - seconds):.3f}"]
