@@ -11,9 +11,10 @@ connection over once its response headers are decided (`siaga112.web_server.HAND
   (`Last-Event-ID`) and checks the console users' sign-ins, all of them in one call;
 - one writer thread owns every stream's socket (non-blocking, in a selector): it writes what the
   reader hands it, heartbeats when a stream was quiet, ends a stream at its lifetime, and notices
-  a client that went away. A client that reads too slowly has its own bounded backlog: past
-  BACKLOG_LIMIT_BYTES, or STALL_SECONDS without taking a byte, its stream is closed and the
-  browser reconnects and replays from its Last-Event-ID; it never holds up the others.
+  a client that went away. A client that reads too slowly has its own bounded backlog: more
+  than BACKLOG_LIMIT_BYTES behind for BEHIND_GRACE_SECONDS, or STALL_SECONDS without taking a
+  byte, and its stream is closed; the browser reconnects and replays from its Last-Event-ID.
+  It never holds up the others.
 
 The frame knows nothing of users: whoever opens a stream may give it a sign-in (any object), and
 the hub's `check_sign_ins(list of sign-ins) -> list of bool` says which still hold.
@@ -37,8 +38,10 @@ from siaga112.db import iso
 log = logging.getLogger(__name__)
 
 RETRY_MS = 1000  # how soon EventSource reconnects after a stream ends
-# A stream with more than this still unsent when more comes is closed (it reconnects and replays).
+# A stream with more than this still unsent for BEHIND_GRACE_SECONDS (or eight times this at
+# once) when more comes is closed; the console reconnects and replays from its Last-Event-ID.
 BACKLOG_LIMIT_BYTES = 256 * 1024
+BEHIND_GRACE_SECONDS = 2.0
 # The kernel's own buffer for each stream: fixed and modest, so that a client that stops reading
 # shows in our backlog within seconds, and 400 stalled streams cannot pin gigabytes of kernel memory.
 SEND_BUFFER_BYTES = 128 * 1024
@@ -410,7 +413,7 @@ class EventStreams:
         """Add bytes (as they go on the wire) to a stream's backlog and write what the socket takes."""
         if stream.closed or not data:
             return
-        if stream.backlog_bytes > self.backlog_limit_bytes and stream.ending_since is None:
+        if stream.ending_since is None and self._too_far_behind(stream):
             self.dropped += 1
             log.info("closing a console event stream %d bytes behind (its console reconnects and resumes)",
                      stream.backlog_bytes)
@@ -432,6 +435,15 @@ class EventStreams:
         stream.backlog_bytes += len(data)
         if len(stream.backlog) == 1:
             self._flush(selector, streams, stream)
+
+    def _too_far_behind(self, stream: _Stream) -> bool:
+        """More than the limit waits, and has waited BEHIND_GRACE_SECONDS without the client
+        catching up (one large read of the outbox is not a slow client), or far more waits."""
+        if stream.backlog_bytes <= self.backlog_limit_bytes:
+            return False
+        if stream.backlog_bytes > 8 * self.backlog_limit_bytes:
+            return True
+        return stream.stalled_since is not None and time.monotonic() - stream.stalled_since > BEHIND_GRACE_SECONDS
 
     def _flush(self, selector, streams, stream: _Stream) -> None:
         while stream.backlog:
