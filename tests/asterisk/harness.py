@@ -142,13 +142,27 @@ def free_port(kind: int = socket.SOCK_STREAM, host: str = "127.0.0.1") -> int:
         return probe.getsockname()[1]
 
 
-def free_port_block(size: int, host: str = "127.0.0.1", low: int = 30000, high: int = 60000) -> int:
-    """The first port of `size` consecutive even-aligned UDP ports that are free now (RTP ranges)."""
+def free_port_block(size: int, host: str = "127.0.0.1", low: int | None = None, high: int | None = None) -> int:
+    """The first port of `size` consecutive even-aligned UDP ports that are free now (RTP ranges).
+
+    Chosen below the kernel's ephemeral range: a port free now in that range can be taken a
+    moment later by any outgoing connection of another test (seen in CI: a phone's RTP port
+    gone, its 200 OK went out with an invalid media line and it never answered)."""
+    if low is None or high is None:
+        low, high = 10_000, min(32_000, _ephemeral_ports()[0])
     for _ in range(200):
         base = random.randrange(low, high - size) & ~1
         if all(_udp_free(host, port) for port in range(base, base + size, max(1, size // 16))):
             return base
     raise RuntimeError(f"no {size} free UDP ports found on {host}")
+
+
+def _ephemeral_ports() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32_768, 60_999  # Linux's default
 
 
 def _udp_free(host: str, port: int) -> bool:
@@ -598,7 +612,7 @@ class Sipp:
         (work / "pcap").symlink_to(self.tools.pcap)
         port = port or free_port(socket.SOCK_DGRAM, ip)
         command = [str(self.tools.sipp), f"127.0.0.1:{self.asterisk.sip_port}", "-sf", str(scenario),
-                   "-i", ip, "-p", str(port), "-mi", ip, "-mp", str(free_port_block(1200, ip, 30000, 60000)),
+                   "-i", ip, "-p", str(port), "-mi", ip, "-mp", str(free_port_block(1200, ip)),
                    "-nostdin", "-aa", "-trace_err", "-trace_logs", *options]
         if ooc is not None:
             command += ["-oocsf", str(ooc)]
