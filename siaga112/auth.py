@@ -166,8 +166,8 @@ class TokenMemory:
     def load_copy(self) -> int:
         """The book of the last read, from the local copy (if younger than `max_age_s`); how many."""
         try:
-            copy = None if self.copy_path is None else read_private_copy(self.copy_path)
-            if copy is None or copy[1] > self.max_age_s:
+            copy = None if self.copy_path is None else read_private_copy(self.copy_path, self.max_age_s)
+            if copy is None:
                 return 0
             book = {entry["hash"]: Principal(name=entry["name"], kind="token", scopes=frozenset(entry["scopes"]),
                                              token_id=entry["token_id"]) for entry in copy[0]}

@@ -59,13 +59,15 @@ def write_private_copy(path: str | os.PathLike, data) -> None:
     os.replace(temporary, path)
 
 
-def read_private_copy(path: str | os.PathLike):
-    """What `write_private_copy` wrote, and its age in seconds; None if there is none.
-    Raises OSError or ValueError for a copy that cannot be read."""
+def read_private_copy(path: str | os.PathLike, max_age_s: float | None = None):
+    """What `write_private_copy` wrote, and its age in seconds; None if there is none, or if it
+    is older than `max_age_s`. Raises OSError or ValueError for a copy that cannot be read."""
     path = Path(path)
     try:
         with path.open(encoding="utf-8") as handle:
             age = max(0.0, time.time() - os.fstat(handle.fileno()).st_mtime)
+            if max_age_s is not None and age > max_age_s:
+                return None
             return json.load(handle), age
     except FileNotFoundError:
         return None

@@ -155,8 +155,8 @@ class DeviceBook:
     def load_copy(self) -> int:
         """The sites of the last read, from the local copy (if younger than `max_age_s`); how many."""
         try:
-            copy = None if self.copy_path is None else read_private_copy(self.copy_path)
-            if copy is None or copy[1] > self.max_age_s:
+            copy = None if self.copy_path is None else read_private_copy(self.copy_path, self.max_age_s)
+            if copy is None:
                 return 0
             sites = {entry.pop("device_id"): ButtonSite(**entry) for entry in copy[0]}
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
