@@ -6,7 +6,6 @@ from flask import Blueprint, abort, render_template
 
 from agent_console import present
 from agent_console.pages import page
-from siaga112 import events
 from siaga112.models import Call
 from siaga112.web import db, runtime
 
@@ -16,8 +15,7 @@ bp = Blueprint("calls", __name__)
 @bp.get("/calls/<int:call_id>")
 @page("calls:read")
 def show(call_id: int):
-    after = events.latest_id(db())
     call = db().get(Call, call_id)
     if call is None:
         abort(404)
-    return render_template("calls/show.html", after=after, call=present.call_detail(db(), call))
+    return render_template("calls/show.html", call=present.call_detail(db(), call))

@@ -16,7 +16,6 @@ from agent_console.pages import page
 from routing import notify
 from routing.explain import explain
 from routing.geo import haversine_m
-from siaga112 import events
 from siaga112.models import Alarm, Call, Incident, Unit
 from siaga112.models.incidents import INCIDENT_STATES, IncidentUnit, Notification
 from siaga112.web import db, runtime
@@ -101,7 +100,7 @@ def index():
         shown = "open"
     words = request.args.get("q", "").strip()[:200]
     rows = search_incidents(words, shown)
-    return render_template("incidents/index.html", after=events.latest_id(db()), words=words, shown=shown,
+    return render_template("incidents/index.html", words=words, shown=shown,
                            incidents=[present.incident_summary(i) for i in rows])
 
 
@@ -181,7 +180,6 @@ def assignments(incident: Incident) -> list[dict]:
 @bp.get("/incidents/<int:incident_id>")
 @page("incidents:read")
 def show(incident_id: int):
-    after = events.latest_id(db())
     incident = db().get(Incident, incident_id)
     if incident is None:
         abort(404)
@@ -192,7 +190,7 @@ def show(incident_id: int):
     notifications = list(db().scalars(select(Notification).where(Notification.incident_id == incident.id)
                                       .order_by(Notification.id)))
     return render_template(
-        "incidents/show.html", after=after, incident=incident, summary=present.incident_summary(incident),
+        "incidents/show.html", incident=incident, summary=present.incident_summary(incident),
         routing=routing, timeline=present.timeline(incident),
         warnings=present.routing_warnings(incident.routing), explanation=explain(incident.routing),
         assignments=sent, busy_units=busy_units(incident, routing), notifications=notifications,

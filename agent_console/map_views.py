@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from agent_console.pages import page
-from siaga112 import events
 from siaga112.web import db, runtime
 
 bp = Blueprint("map", __name__)
@@ -14,4 +13,4 @@ bp = Blueprint("map", __name__)
 @bp.get("/map")
 @page("incidents:read")
 def index():
-    return render_template("map/index.html", after=events.latest_id(db()))
+    return render_template("map/index.html")

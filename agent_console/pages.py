@@ -8,9 +8,14 @@ from urllib.parse import urlsplit
 
 from flask import abort, g, redirect, request, url_for
 
+from siaga112.web import follows_events
+
 
 def page(scope: str):
-    """Serve the page only to a signed-in user whose role holds `scope` (else login, or 403)."""
+    """Serve the page only to a signed-in user whose role holds `scope` (else login, or 403).
+
+    Every such page follows the event stream (the screen-pop and the user's own state are on
+    each), and so carries where its stream starts (`siaga112.web.follows_events`)."""
 
     def decorate(view):
         @functools.wraps(view)
@@ -22,7 +27,7 @@ def page(scope: str):
             return view(*args, **kwargs)
 
         wrapped.required_scope = scope
-        return wrapped
+        return follows_events(wrapped)
 
     return decorate
 

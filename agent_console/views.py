@@ -46,6 +46,7 @@ def _frame():
         "js_messages": i18n.catalogue(lang),
         "timezone": i18n.zone().key,
         "console_settings": _console_settings() if g.get("user") is not None else {},
+        "events_after": g.get("events_after"),  # where the page's event stream starts (siaga112.web.follows_events)
     }
 
 

@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
-from siaga112 import auth, i18n, idempotency, login_throttle, web_headers, web_input
+from siaga112 import auth, events, i18n, idempotency, login_throttle, web_headers, web_input
 from siaga112.bounded import call_within
 from siaga112.errors import ApiError
 from siaga112.journal import database_away
@@ -105,12 +105,30 @@ def _load_principal() -> None:
         return
     user_id = cookie_session.get("user_id")
     if user_id is not None:
+        view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+        if request.method == "GET" and getattr(view, "follows_events", False):
+            # Before anything the page shows is read, the signed-in user's own state included.
+            g.events_after = events.latest_id(db())
         user = db().get(User, user_id)
         if user is not None and console_session_valid(user):
             g.principal = auth.user_principal(user)
             g.user = user
         else:
             cookie_session.clear()
+
+
+def follows_events(view):
+    """Mark a page whose script follows the console's event stream.
+
+    The page carries where its stream is to start (`g.events_after`, the outbox's newest id),
+    read before anything else the request reads. A page that took the newest id only when its
+    stream connected, after its content was read, missed every event committed in between: a
+    floor rendered with a call-taker "available" that stayed so until its next full refresh,
+    though she had answered a call in that moment. Replayed from before the page's content,
+    such an event is heard, and one the page already shows is merely heard twice.
+    """
+    view.follows_events = True
+    return view
 
 
 def answers_without_database(view):

@@ -444,9 +444,9 @@ def test_calltaker_state_follows_the_phone_with_ready_and_break_and_the_floor_sh
     factories.answer(database, call_id, "PJSIP/1007")
     agent.wait_for_url(re.compile(rf"/calls/{call_id}$"))
     expect(agent.locator("#agent-state")).to_have_attribute("data-status", "on_call")
-    # The floor refetches 1.5 s after an event and every 30 s. Seen once in six runs (and in a CI
-    # run): the on-call row came later than 10 s after the answer; the 30 s refresh bounds it.
-    expect(supervisor.locator("tr[data-user='sari']")).to_contain_text("Dalam panggilan", timeout=35_000)
+    # The floor refetches 1.5 s after an event. The answer may well be committed before the floor's
+    # stream connects (nothing here waits for it): the page's own start position replays it.
+    expect(supervisor.locator("tr[data-user='sari']")).to_contain_text("Dalam panggilan", timeout=5000)
     from ivr.calls import end_call
 
     with database.session() as session:
