@@ -437,15 +437,27 @@ def test_calltaker_state_follows_the_phone_with_ready_and_break_and_the_floor_sh
     agent = logged_in_page("calltaker", username="sari", phone_interface="PJSIP/1007")
     _live(agent)
     supervisor = logged_in_page("supervisor")
+    # The floor's stream is held back until sari has answered, as a busy server may hold it: the
+    # answer lands after the floor was read and before its stream begins, and must still show.
+    held, holding = [], [True]
+    supervisor.route("**/api/v1/events*", lambda route: held.append(route) if holding else route.continue_())
     supervisor.goto(console.url("/supervisor/"))
+    expect(supervisor.locator("tr[data-user='sari']")).to_contain_text("Siap")
     state = agent.locator("#agent-state")
     expect(state).to_have_attribute("data-status", "available")
     call_id = factories.queued_call(database, caller="+6281200008888")
     factories.answer(database, call_id, "PJSIP/1007")
     agent.wait_for_url(re.compile(rf"/calls/{call_id}$"))
     expect(agent.locator("#agent-state")).to_have_attribute("data-status", "on_call")
-    # The floor refetches 1.5 s after an event. The answer may well be committed before the floor's
-    # stream connects (nothing here waits for it): the page's own start position replays it.
+    for _ in range(250):  # the floor asked for its stream once its script ran
+        if held:
+            break
+        supervisor.wait_for_timeout(20)
+    assert held, "the floor never opened its event stream"
+    holding.clear()
+    for route in held:
+        route.continue_()
+    # The floor refetches 1.5 s after an event it hears.
     expect(supervisor.locator("tr[data-user='sari']")).to_contain_text("Dalam panggilan", timeout=5000)
     from ivr.calls import end_call
 
