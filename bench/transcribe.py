@@ -172,10 +172,10 @@ def main() -> int:
     engine = whisper_engine(spec, args.data_dir)
     from faster_whisper import WhisperModel
 
-    threads, workers = cpu_split(spec.threads, os.cpu_count() or 1)
+    threads, workers = cpu_split(spec.threads)
     plain = WhisperModel(model_source(spec, args.data_dir), device=args.device, compute_type=args.compute_type,
                          cpu_threads=threads, num_workers=workers)  # the threads the engine's model has
-    print(f"model {spec.label} loaded in {time.perf_counter() - started:.1f} s; {os.cpu_count()} cores; "
+    print(f"model {spec.label} loaded in {time.perf_counter() - started:.1f} s; {workers} decodes at once; "
           f"load average {load()}")
     phrases = load_keywords("id").phrases()
     hotwords = hotwords_for(phrases)
