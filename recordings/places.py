@@ -135,6 +135,8 @@ def mended_text(text: str, names: dict[str, str]) -> str:
 
 def place_statement(runtime, session, text: str):
     """(named places, Geocoded) for a transcript, placed from the loaded names; never raises for any text."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from routing.geocode import geocoder_for
 
     named = named_places(text)
@@ -146,6 +148,10 @@ def place_statement(runtime, session, text: str):
         gazetteer = geocoder.gazetteer
         names = {key: places[0].name.casefold() for key, places in gazetteer.by_key.items() if places}
         return named, gazetteer.find(mended_text(text, names))
+    except SQLAlchemyError as error:  # no database, or not set up: said in a line, not a traceback
+        log.warning("places in a statement were not placed: the database did not answer (%s)",
+                    str(error.orig if getattr(error, "orig", None) else error).splitlines()[0][:160])
+        return named, None
     except Exception:  # a position is a help; the transcript is stored without it
         log.exception("places in a statement could not be placed")
         return named, None
