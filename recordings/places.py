@@ -57,11 +57,21 @@ class NamedPlace:
         return {"kind": self.kind, "text": self.text}
 
 
+# Level words are never said without a name after them: one that the recogniser ends a clause
+# with at a comma ("dikeluaran, kebongsari," for "di kelurahan Kebonsari") takes its name from
+# the next clause (a full stop still ends it).
+NAME_REQUIRED = set(LEVEL_WORDS)
+
+
 def named_places(text: str) -> list[NamedPlace]:
     """The places a statement names, in the order said."""
     found: list[NamedPlace] = []
-    for clause in re.split(r"[.,;:!?]+", text or ""):
-        found += _named_in(_mended_levels(normalize(clause).split()))
+    parts = re.split(r"([.,;:!?]+)", text or "")
+    clauses = [_mended_levels(normalize(clause).split()) for clause in parts[::2]]
+    for k, words in enumerate(clauses):
+        if words and words[-1] in NAME_REQUIRED and k + 1 < len(clauses) and parts[2 * k + 1].strip() == ",":
+            words = words + clauses[k + 1]
+        found += _named_in(words)
     return list(dict.fromkeys(found))
 
 

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from recordings.places import named_places
+from recordings.places import NamedPlace, named_places
 
 
 def test_a_level_word_heard_with_l_and_r_or_t_and_h_swapped_still_names_the_kelurahan():
     # What whisper-base wrote for "rumahnya di kelurahan sukun" down the test telephone line.
     for heard in ("Rumahnya dikeluratan sukun,", "rumatnya di kaluran sukun,", "Rumahnya di karuratan sukun,"):
         assert named_places(heard) == named_places("rumahnya di kelurahan sukun") != [], heard
+
+
+def test_a_level_word_the_recogniser_ended_a_clause_with_takes_its_name_after_the_comma():
+    # whisper-base on "tolong, ada kebakaran di kelurahan kebonsari" down the test line.
+    heard = "tolong, anak kebakaran, dikeluaran, kebongsari, rumat sayatar makar, api ngametar sekali."
+    assert named_places(heard) == [NamedPlace("kelurahan", "kelurahan kebongsari")]
+    # ... but a full stop ends it, and a street or a village may be said without a name.
+    assert named_places("banjir di kelurahan. air masuk") == []
+    assert named_places("ada kecelakaan di jalan, dua orang luka") == []
+    assert named_places("banjir di desa, air masuk") == []
 
 
 def test_words_that_only_resemble_a_level_word_name_no_place():
