@@ -143,6 +143,13 @@ def spread(engine, plain, hotwords, phrases, folder: Path, lines: int) -> None:
     print(f"   all lines: bare {bare_all:.3f}  live {live_all:.3f}  live / whole = {live_all / bare_all:.3f}"
           f"   (lines {min(ratios):.3f}-{max(ratios):.3f}); median statement WER bare {medians[0]:.3f}, "
           f"live {medians[1]:.3f}")
+    # Bare's run-ons (its text carrying the hotword list) flatter the ratio: also without them.
+    clean = [(b, lv) for b, lv in zip(totals["bare"], totals["live"]) if b <= 1.0]
+    print(f"   where bare did not write on ({len(clean)} of {len(totals['bare'])}): live / whole = "
+          f"{statistics.mean(lv for _, lv in clean) / statistics.mean(b for b, _ in clean):.3f}")
+    long_rows = [(b, lv) for k, (b, lv) in enumerate(zip(totals["bare"], totals["live"])) if k % len(statements) == 0]
+    print(f"   the 20 s statement on each line: bare {', '.join(f'{b:.3f}' for b, _ in long_rows)}; "
+          f"live {', '.join(f'{lv:.3f}' for _, lv in long_rows)}")
 
 
 def cpu_of(function) -> tuple[float, object]:
@@ -172,10 +179,10 @@ def main() -> int:
     engine = whisper_engine(spec, args.data_dir)
     from faster_whisper import WhisperModel
 
-    threads, workers = cpu_split(spec.threads, os.cpu_count() or 1)
+    threads, workers = cpu_split(spec.threads)
     plain = WhisperModel(model_source(spec, args.data_dir), device=args.device, compute_type=args.compute_type,
                          cpu_threads=threads, num_workers=workers)  # the threads the engine's model has
-    print(f"model {spec.label} loaded in {time.perf_counter() - started:.1f} s; {os.cpu_count()} cores; "
+    print(f"model {spec.label} loaded in {time.perf_counter() - started:.1f} s; {workers} decodes at once; "
           f"load average {load()}")
     phrases = load_keywords("id").phrases()
     hotwords = hotwords_for(phrases)

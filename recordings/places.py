@@ -57,11 +57,21 @@ class NamedPlace:
         return {"kind": self.kind, "text": self.text}
 
 
+# Level words are never said without a name after them: one that the recogniser ends a clause
+# with at a comma ("dikeluaran, kebongsari," for "di kelurahan Kebonsari") takes its name from
+# the next clause (a full stop still ends it).
+NAME_REQUIRED = set(LEVEL_WORDS)
+
+
 def named_places(text: str) -> list[NamedPlace]:
     """The places a statement names, in the order said."""
     found: list[NamedPlace] = []
-    for clause in re.split(r"[.,;:!?]+", text or ""):
-        found += _named_in(_mended_levels(normalize(clause).split()))
+    parts = re.split(r"([.,;:!?]+)", text or "")
+    clauses = [_mended_levels(normalize(clause).split()) for clause in parts[::2]]
+    for k, words in enumerate(clauses):
+        if words and words[-1] in NAME_REQUIRED and k + 1 < len(clauses) and parts[2 * k + 1].strip() == ",":
+            words = words + clauses[k + 1]
+        found += _named_in(words)
     return list(dict.fromkeys(found))
 
 
@@ -135,6 +145,8 @@ def mended_text(text: str, names: dict[str, str]) -> str:
 
 def place_statement(runtime, session, text: str):
     """(named places, Geocoded) for a transcript, placed from the loaded names; never raises for any text."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from routing.geocode import geocoder_for
 
     named = named_places(text)
@@ -146,6 +158,10 @@ def place_statement(runtime, session, text: str):
         gazetteer = geocoder.gazetteer
         names = {key: places[0].name.casefold() for key, places in gazetteer.by_key.items() if places}
         return named, gazetteer.find(mended_text(text, names))
+    except SQLAlchemyError as error:  # no database, or not set up: said in a line, not a traceback
+        log.warning("places in a statement were not placed: the database did not answer (%s)",
+                    str(error.orig if getattr(error, "orig", None) else error).splitlines()[0][:160])
+        return named, None
     except Exception:  # a position is a help; the transcript is stored without it
         log.exception("places in a statement could not be placed")
         return named, None

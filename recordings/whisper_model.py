@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from recordings.decode_turns import cpu_cores
 from recordings.speech import SpeechUnavailable
 
 log = logging.getLogger(__name__)
@@ -144,8 +145,11 @@ def load_whisper(spec: ModelSpec, data_path: str | os.PathLike):
         return model
 
 
-def cpu_split(threads: int, cores: int) -> tuple[int, int]:
+def cpu_split(threads: int, cores: int | None = None) -> tuple[int, int]:
     """(threads for one decode, decodes at once) on `cores`; `threads` 0 means one thread a decode.
+
+    `cores` defaults to the cores this process may run on (its CPU affinity, as the live
+    decoders' turns count them), not the machine's: a box pinned to one core runs one decode.
 
     An utterance is too small a job for two threads to share well: on two cores, one thread per
     decode and a decode per core gave three callers who stopped together their final text within
@@ -153,7 +157,7 @@ def cpu_split(threads: int, cores: int) -> tuple[int, int]:
     one caller alone was no slower (bench/RESULTS.md).
     """
     threads = max(1, threads or 1)
-    return threads, max(1, cores // threads)
+    return threads, max(1, (cores or cpu_cores()) // threads)
 
 
 def _new_model(spec: ModelSpec, source: str):
@@ -178,7 +182,7 @@ def _new_model(spec: ModelSpec, source: str):
                 features = np.ascontiguousarray(features[:, :keep])
             return super().encode(features)
 
-    threads, workers = cpu_split(spec.threads, os.cpu_count() or 1)
+    threads, workers = cpu_split(spec.threads)
     log.info("loading speech model %s (%d thread(s) a decode, %d decode(s) at once)", spec.label, threads, workers)
     try:
         return TrimmedWhisperModel(source, device=spec.device, compute_type=spec.compute_type,

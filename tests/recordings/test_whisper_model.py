@@ -101,3 +101,13 @@ def test_callers_decode_side_by_side_one_thread_each_unless_the_settings_give_a_
     assert cpu_split(0, 2) == (1, 2)  # the default on two cores: two decodes at once
     assert cpu_split(0, 16) == (1, 16)
     assert cpu_split(2, 2) == (2, 1) and cpu_split(4, 16) == (4, 4) and cpu_split(8, 2) == (8, 1)
+
+
+def test_a_centre_pinned_to_one_core_runs_one_decode_at_a_time(monkeypatch):
+    """The model counts the cores as the live decoders' turns do: those the process may run on."""
+    from recordings import decode_turns
+    from recordings.whisper_model import cpu_split
+
+    monkeypatch.setattr(decode_turns.os, "cpu_count", lambda: 16)
+    monkeypatch.setattr(decode_turns.os, "sched_getaffinity", lambda pid: {3}, raising=False)
+    assert cpu_split(0) == (1, 1) == (1, decode_turns.cpu_cores())
