@@ -186,9 +186,12 @@ class Subscriber:
         """Hold the watcher thread running for the block."""
         with self._condition:
             self._subscribers += 1
-            if self._thread is None or not self._thread.is_alive():
-                self._stop.clear()
-                self._thread = threading.Thread(target=self._run, name="siaga112-events", daemon=True)
+            if self._thread is None or not self._thread.is_alive() or self._stop.is_set():
+                # A watcher told to stop may still be finishing its wait: it goes, with its own
+                # stop signal, and a new one starts (else this subscriber would have none).
+                self._stop = threading.Event()
+                self._thread = threading.Thread(target=self._run, args=(self._stop,), name="siaga112-events",
+                                                daemon=True)
                 self._thread.start()
         try:
             yield self
@@ -227,7 +230,7 @@ class Subscriber:
         with self.database.session() as session:
             self._advance(latest_id(session))
 
-    def _run(self) -> None:
+    def _run(self, stop: threading.Event) -> None:
         try:
             with self.database.session() as session:  # a database emptied since (tests) starts low again
                 newest = latest_id(session)
@@ -235,22 +238,22 @@ class Subscriber:
                 self._latest = min(self._latest, newest)
         except Exception:  # the loop below retries until the database answers
             log.warning("event watcher could not read the newest event; retrying", exc_info=True)
-        while not self._stop.is_set():
+        while not stop.is_set():
             try:
                 self._read_latest()
                 if self.database.dialect == "postgresql":
-                    self._listen()
+                    self._listen(stop)
                 else:
-                    self._poll()
+                    self._poll(stop)
             except Exception:  # a lost connection must not end live updates: log, pause, retry
                 log.exception("event watcher failed; retrying")
-                self._stop.wait(1.0)
+                stop.wait(1.0)
 
-    def _poll(self) -> None:
-        while not self._stop.wait(POLL_SECONDS):
+    def _poll(self, stop: threading.Event) -> None:
+        while not stop.wait(POLL_SECONDS):
             self._read_latest()
 
-    def _listen(self) -> None:
+    def _listen(self, stop: threading.Event) -> None:
         import psycopg
 
         url = self.database.engine.url.set(drivername="postgresql")
@@ -258,7 +261,7 @@ class Subscriber:
             connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
             # Anything published between the first read and LISTEN taking effect is caught here.
             self._read_latest()
-            while not self._stop.is_set():
+            while not stop.is_set():
                 for notify in connection.notifies(timeout=LISTEN_TIMEOUT_SECONDS):
                     if notify.payload.isdigit():
                         self._advance(int(notify.payload))

@@ -148,3 +148,35 @@ def test_stream_sends_heartbeats_and_ends_a_session_signed_out_elsewhere(console
         while event.get("event") != "session.ended":  # the rest of the heartbeat read above, if any
             event = stream.next_event(timeout=5)
         assert event["data"] == {"reason": "signed_out"}
+
+
+def test_a_stream_subscribing_while_the_last_one_leaves_still_hears_new_events(database, monkeypatch):
+    """The watcher told to stop may still be finishing its wait (a LISTEN waits out its timeout):
+    a subscriber arriving then gets a watcher of its own, not one that is about to end."""
+    import threading
+
+    subscriber = events.Subscriber(database)
+    polling, first_left = threading.Event(), threading.Event()
+
+    def lingering_poll(stop):
+        polling.set()
+        while not stop.wait(0.05):
+            subscriber._read_latest()
+        if not first_left.is_set():
+            first_left.set()
+            time.sleep(0.5)  # the first watcher is still finishing when the next stream subscribes
+
+    monkeypatch.setattr(subscriber, "_poll", lingering_poll)
+    monkeypatch.setattr(subscriber, "_listen", lingering_poll)
+    with subscriber.subscription():
+        assert polling.wait(5)
+    with subscriber.subscription():
+        assert first_left.wait(5)
+        with database.session() as session:
+            newest = events.publish(session, "call.queued", {"call_id": 1}).id
+            session.commit()
+        deadline = time.monotonic() + 5
+        while subscriber.latest < newest and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert subscriber.latest >= newest
+    subscriber.stop()
