@@ -72,14 +72,21 @@ def place_call(agi_server, request):
 
     def place(channel: Channel | None = None, caller: Caller | None = None, **options) -> AgiRecord:
         record = asyncio.run(peer(agi_server, channel, caller, **options).run())
-        if settle and agi_server.journal.any_waiting():
-            agi_server.replayer.wake()
-            deadline = time.monotonic() + SETTLE_SECONDS
-            while agi_server.journal.any_waiting() and time.monotonic() < deadline:
-                time.sleep(0.05)
+        if settle:
+            journal_written(agi_server)
         return record
 
     return place
+
+
+def journal_written(agi_server) -> None:
+    """Wait (up to SETTLE_SECONDS) until the replayer has written what the call journal keeps."""
+    if not agi_server.journal.any_waiting():
+        return
+    agi_server.replayer.wake()
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while agi_server.journal.any_waiting() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def call_row(database, call_id) -> Call:
