@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
+from sqlalchemy.exc import SQLAlchemyError
 
 from recordings.keywords import normalize, sound_key
 
@@ -145,8 +146,6 @@ def mended_text(text: str, names: dict[str, str]) -> str:
 
 def place_statement(runtime, session, text: str):
     """(named places, Geocoded) for a transcript, placed from the loaded names; never raises for any text."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from routing.geocode import geocoder_for
 
     named = named_places(text)
